@@ -1,0 +1,53 @@
+# The two set-up commands of the README are `make demo` and `make test`; both create the
+# virtual environment first. Everything else here is for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DATE ?= 2026-11-02
+DEMO_START ?= 2026-08-01
+DEMO_DAYS ?= 93
+
+.PHONY: venv demo test test-fast lint fmt bench lock clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "keqing needs Python 3.11, this is " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: venv
+	rm -rf data/demo out/demo
+	KEQING_INBOX=data/demo/inbox $(BIN)/keqing generate --scale small --out data/demo/inbox --start $(DEMO_START) --days $(DEMO_DAYS)
+	KEQING_INBOX=data/demo/inbox KEQING_DATABASE_URL=sqlite:///data/demo/keqing.db KEQING_OUTBOX=out/demo/outbox \
+		$(BIN)/keqing run --date $(DEMO_DATE)
+	@echo
+	@echo "Inbox:    data/demo/inbox"
+	@echo "Database: data/demo/keqing.db (SQLite)"
+	@echo "Emails:   out/demo/outbox/$(DEMO_DATE)/"
+
+test: venv
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	$(BIN)/keqing bench --scale medium
+
+lock: venv
+	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) data/demo out/demo .pytest_cache

@@ -1,0 +1,62 @@
+"""Ingest: every new inbox file is read, validated, checked and loaded, or quarantined with a reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from prefect import flow
+
+from keqing.clock import cutoff_for
+from keqing.feeds import LOAD_ORDER
+from keqing.rules import Rules
+from keqing.settings import Settings
+from tasks.ingest import FeedResult, check_references, discover_inbox, load_feed, read_feed, validate_feed
+
+
+@flow(name="ingest")
+def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
+    """Load the inbox's new files, master data first, keeping records dated up to run_date - 1."""
+    discovery = discover_inbox(settings, run_date)
+    results: list[FeedResult] = []
+    for feed in LOAD_ORDER:
+        batch = read_feed(settings, feed, discovery.for_feed(feed))
+        if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
+            continue
+        batch = validate_feed(batch, rules, run_date)
+        batch = check_references(settings, batch, cutoff_for(run_date))
+        results.append(load_feed(settings, batch, run_date))
+    return ingest_summary(discovery, results)
+
+
+def ingest_summary(discovery, results: list[FeedResult]) -> dict:
+    """What ops need to know about the night's input, JSON-ready (no personal data)."""
+    reasons: Counter = Counter()
+    for r in results:
+        reasons.update(r.reasons)
+    return {
+        "files_new": len(discovery.files),
+        "files_already_ingested": discovery.already_ingested,
+        "files_same_bytes": [{"path": p, "same_as": q} for p, q in discovery.same_bytes],
+        "files_ignored": discovery.ignored,
+        "rows_read": sum(r.rows_read for r in results),
+        "rows_loaded": sum(r.loaded for r in results),
+        "rows_quarantined": sum(r.quarantined for r in results),
+        "rows_duplicate": sum(r.duplicates for r in results),
+        "rows_released": sum(r.released for r in results),
+        "rows_waiting": sum(r.still_waiting for r in results),
+        "quarantined_by_reason": dict(reasons.most_common()),
+        "feeds": {
+            r.feed: {
+                "files": r.files,
+                "rows_read": r.rows_read,
+                "loaded": r.loaded,
+                "quarantined": r.quarantined,
+                "duplicates": r.duplicates,
+                "released": r.released,
+                "waiting": r.still_waiting,
+            }
+            for r in results
+        },
+        "files": [fr for r in results for fr in r.file_reports],
+    }

@@ -1,0 +1,272 @@
+"""The database edge: engines, migrations, and the bulk paths in and out of Polars.
+
+Writes go through a staging table and one set-based ``INSERT .. SELECT .. ON CONFLICT`` per table:
+PostgreSQL fills the staging table with ``COPY``, SQLite with one ``executemany``. Reads of large
+tables go through ADBC straight into Arrow. Both dialects are first-class.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and its parent folder created."""
+    url_obj = sa.make_url(url)
+    if url_obj.get_backend_name() == "sqlite":
+        if url_obj.database and url_obj.database != ":memory:":
+            Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url_obj, connect_args={"timeout": 60}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, manage transactions (needed for BEGIN IMMEDIATE etc.).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if url_obj.drivername in ("postgresql", "postgres"):
+        url_obj = url_obj.set(drivername="postgresql+psycopg")
+    return sa.create_engine(url_obj, pool_pre_ping=True, **kwargs)
+
+
+@lru_cache(maxsize=4)
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process (tasks look it up from the settings)."""
+    return make_engine(url)
+
+
+def is_postgres(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS.parent / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent; safe to call on every run)."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        if is_postgres(conn):
+            # Two processes migrating at once would race; the advisory lock dies with its session.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(74657101)")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _sqlite_values(df: pl.DataFrame) -> pl.DataFrame:
+    """Values as SQLAlchemy's SQLite types store them (ISO text dates, 0/1 booleans)."""
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            exprs.append(col.dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+        elif dtype == pl.Boolean:
+            exprs.append(col.cast(pl.Int8))
+        else:
+            exprs.append(col)
+    return df.select(exprs)
+
+
+def _stage(conn: Connection, table: sa.Table, df: pl.DataFrame, staging: str) -> None:
+    """Create a temporary table like ``table`` and fill it with ``df`` in one bulk operation."""
+    cols = df.columns
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        if df.height == 0:
+            return
+        buf = io.BytesIO()
+        # Nulls are unquoted empty fields; empty strings were turned into nulls by the normaliser.
+        df.write_csv(buf, include_header=False, null_value="", datetime_format="%Y-%m-%d %H:%M:%S%.f")
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {staging} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+    else:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS SELECT {quoted} FROM {table.name} WHERE 0")
+        if df.height == 0:
+            return
+        marks = ", ".join("?" for _ in cols)
+        cur = conn.connection.driver_connection.cursor()
+        cur.executemany(f"INSERT INTO {staging} ({quoted}) VALUES ({marks})", _sqlite_values(df).iter_rows())
+        cur.close()
+
+
+def upsert_frame(
+    conn: Connection,
+    table: sa.Table,
+    df: pl.DataFrame,
+    key: Sequence[str],
+    *,
+    newer_by: Sequence[str] | None = None,
+) -> int:
+    """Insert or update ``df`` into ``table`` by ``key``: stage in bulk, then one set-based statement.
+
+    Rows of ``df`` must be unique by ``key`` (the caller keeps the latest). With ``newer_by`` (e.g.
+    source file and line), an existing row is only replaced by one that is not older by those
+    columns, so a late retry of an old row never overwrites a newer version. Returns the row count.
+    """
+    if df.height == 0:
+        return 0
+    staging = f"stg_{table.name}"
+    _stage(conn, table, df, staging)
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in df.columns)
+    updates = [c for c in df.columns if c not in key]
+    conflict = ", ".join(prep.quote(c) for c in key)
+    if updates:
+        sets = ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in updates)
+        action = f"DO UPDATE SET {sets}"
+        if newer_by:
+            mine = ", ".join(f"{table.name}.{prep.quote(c)}" for c in newer_by)
+            theirs = ", ".join(f"excluded.{prep.quote(c)}" for c in newer_by)
+            action += f" WHERE ({mine}) <= ({theirs})"
+    else:
+        action = "DO NOTHING"
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging} WHERE true ON CONFLICT ({conflict}) {action}"
+    )
+    if not is_postgres(conn):
+        conn.exec_driver_sql(f"DROP TABLE temp.{staging}")
+    return df.height
+
+
+def insert_frame(conn: Connection, table: sa.Table, df: pl.DataFrame, *, ignore_conflicts: bool = False) -> int:
+    """Append ``df`` to ``table`` in bulk; with ``ignore_conflicts`` rows hitting a unique key are skipped."""
+    if df.height == 0:
+        return 0
+    staging = f"stg_{table.name}"
+    _stage(conn, table, df, staging)
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in df.columns)
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    result = conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging} WHERE true{tail}")
+    if not is_postgres(conn):
+        conn.exec_driver_sql(f"DROP TABLE temp.{staging}")
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else df.height
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _polars_dtype(column: sa.Column) -> pl.DataType:
+    t = column.type
+    if isinstance(t, sa.Boolean):
+        return pl.Boolean()
+    if isinstance(t, sa.DateTime):
+        return pl.Datetime("us")
+    if isinstance(t, sa.Date):
+        return pl.Date()
+    if isinstance(t, sa.Integer):
+        return pl.Int64()
+    if isinstance(t, sa.Float | sa.Numeric):
+        return pl.Float64()
+    if isinstance(t, sa.JSON):
+        return pl.String()
+    return pl.String()
+
+
+def frame_schema(table: sa.Table, columns: Iterable[str] | None = None) -> dict[str, pl.DataType]:
+    names = list(columns) if columns is not None else [c.name for c in table.columns]
+    return {name: _polars_dtype(table.c[name]) for name in names}
+
+
+def _cast_to(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        current = df.schema[name]
+        if current == dtype:
+            exprs.append(col)
+        elif dtype == pl.Date and current == pl.String:
+            exprs.append(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
+        elif isinstance(dtype, pl.Datetime) and current == pl.String:
+            exprs.append(col.str.to_datetime(time_unit="us", strict=False))
+        elif dtype == pl.Boolean and current != pl.Boolean:
+            exprs.append(col.cast(pl.Int64).cast(pl.Boolean))
+        else:
+            exprs.append(col.cast(dtype, strict=False))
+    return df.select(exprs)
+
+
+def _adbc_connect(engine: Engine) -> Any:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        return adbc_sqlite.connect(url.database or ":memory:")
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    return adbc_pg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+def read_frame(
+    bind: Engine | Connection, query: sa.Select | str, schema: dict[str, pl.DataType] | None = None
+) -> pl.DataFrame:
+    """Run ``query`` and return a Polars frame, cast to ``schema`` when given.
+
+    With an engine, the query runs on its own ADBC connection straight into Arrow (committed data,
+    fast for millions of rows). With a connection, it runs inside that connection's transaction.
+    """
+    if isinstance(query, sa.Select):
+        sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
+    else:
+        sql = query
+    if isinstance(bind, Engine) and not (
+        bind.url.get_backend_name() == "sqlite" and bind.url.database in (None, "", ":memory:")
+    ):
+        with _adbc_connect(bind) as adbc, adbc.cursor() as cur:
+            cur.execute(sql)
+            df = pl.from_arrow(cur.fetch_arrow_table())
+    else:
+        result = bind.exec_driver_sql(sql) if isinstance(bind, Connection) else None
+        if result is None:
+            with bind.connect() as conn:
+                result = conn.exec_driver_sql(sql)
+                names, rows = list(result.keys()), result.fetchall()
+        else:
+            names, rows = list(result.keys()), result.fetchall()
+        df = pl.DataFrame(
+            [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in names],
+            schema=names,
+            orient="col",
+            strict=False,
+        )
+    assert isinstance(df, pl.DataFrame)
+    if schema is None:
+        return df
+    return _cast_to(df, {n: schema.get(n, df.schema[n]) for n in df.columns})

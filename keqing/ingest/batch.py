@@ -1,0 +1,194 @@
+"""The pure steps that turn a feed's text rows into rows to load and rows to quarantine.
+
+A batch is every new row of one feed in this run (from all its new files) plus the feed's rows
+still waiting in quarantine. Bookkeeping columns: ``_row`` (position in the batch), ``_file_id``
+(the ingest file), ``_line`` (line in that file) and ``_qid`` (the quarantine entry of a waiting
+row, null for new rows).
+
+Reasons come in stages; a row is judged by the first stage that finds anything:
+structure (reader) -> types (normaliser) -> expectations (Great Expectations) -> cutoff -> references.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from keqing.feeds import FEEDS, Feed
+from keqing.ingest.normalise import ROW
+
+FILE = "_file_id"
+LINE = "_line"
+QID = "_qid"
+BOOKKEEPING = (ROW, FILE, LINE, QID)
+
+REFERENCE_REASONS = {
+    "offices": "unknown_office",
+    "staff": "unknown_staff",
+    "products": "unknown_product",
+    "customers": "unknown_customer",
+    "patients": "unknown_patient",
+}
+# Rows with only these reasons wait in quarantine and are retried by every later run.
+WAITING_REASONS = frozenset({"after_cutoff", "unknown_target", *REFERENCE_REASONS.values()})
+# Role a referenced staff member must have, by (feed, column).
+REQUIRED_ROLES = {
+    ("patients", "callback_staff_id"): "callback",
+    ("patients", "home_visit_staff_id"): "home_visit",
+}
+# Kind a referenced customer must be, by feed.
+REQUIRED_CUSTOMER_KIND = {"orders": ("terminal", "not_a_terminal"), "rx_monthly": ("doctor", "not_a_doctor")}
+
+# What each reason code means, for quarantine messages and the docs.
+REASON_TEXT = {
+    "bad_encoding": "bytes that are neither UTF-8 nor GB18030",
+    "unbalanced_quote": "a quote is opened and never closed",
+    "bad_quoting": "a field is quoted the wrong way",
+    "wrong_field_count": "the line has a different number of fields than the header",
+    "missing_column": "the file lacks a required column",
+    "empty_file": "the file has no header line",
+    "not_text": "the file is not text",
+    "bad_workbook": "the workbook cannot be read",
+    "bad_date": "not a date (use 2026-11-21, 2026/11/21, 20261121 or an Excel date)",
+    "bad_datetime": "not a date and time (use 2026-11-21 09:30[:00])",
+    "bad_month": "not a month (use 2026-11)",
+    "bad_bool": "not a yes/no value (use 1/0, true/false, 是/否, Y/N)",
+    "bad_number": "not a number",
+    "phone_lost_digits": "the phone number lost digits in Excel (scientific notation); export it as text",
+    "missing_value": "a required value is empty",
+    "bad_value": "not one of the allowed values",
+    "out_of_range": "the number is out of the allowed range",
+    "implausible_date": "the date is before 2000 or more than a year ahead",
+    "bad_phone": "not a mainland mobile (1[3-9] and 9 digits) or landline (0AA(A)-NNNNNNN(N))",
+    "bad_email": "not an e-mail address",
+    "bad_codes": "more than two product codes, or an empty one",
+    "duplicate_id": "the same id appears twice in the file with different values",
+    "after_cutoff": "dated on or after the run date; waits for a later run",
+    "unknown_office": "unknown office; waits until the office arrives",
+    "unknown_staff": "unknown staff member; waits until the staff member arrives",
+    "unknown_product": "unknown product; waits until the product arrives",
+    "unknown_customer": "unknown customer; waits until the customer arrives",
+    "unknown_patient": "unknown patient; waits until the patient arrives",
+    "unknown_target": "unknown customer or patient visited; waits until it arrives",
+    "wrong_role": "the staff member does not have the role this column needs",
+    "not_a_terminal": "orders are for third-terminal customers only",
+    "not_a_doctor": "prescription figures are for prescribing doctors only",
+}
+
+ERROR_SCHEMA = {ROW: pl.UInt32, "column": pl.String, "reason": pl.String}
+
+
+def empty_errors() -> pl.DataFrame:
+    return pl.DataFrame(schema=ERROR_SCHEMA)
+
+
+def _errors(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(ROW, "column", "reason").cast(ERROR_SCHEMA)
+
+
+def split_exact_duplicates(rows: pl.DataFrame, feed: Feed) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop rows identical to an earlier row of the same file; return (rows, duplicates per file)."""
+    new = pl.col(QID).is_null()
+    first = pl.struct(FILE, *feed.column_names).is_first_distinct()
+    keep = ~new | first
+    duplicates = rows.filter(~keep).group_by(FILE).agg(pl.len().alias("duplicates"))
+    return rows.filter(keep), duplicates
+
+
+def cutoff_errors(feed: Feed, typed: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
+    """Rows dated after the run's cutoff (``run_date - 1``): they wait for a later run."""
+    if feed.dated_by is None or typed.height == 0:
+        return empty_errors()
+    value = pl.col(feed.dated_by)
+    day = value.dt.month_end() if feed.column(feed.dated_by).kind == "month" else value.cast(pl.Date)
+    late = typed.filter(day > cutoff)
+    return _errors(late.with_columns(column=pl.lit(feed.dated_by), reason=pl.lit("after_cutoff")))
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the database (plus this run's earlier feeds) already holds, for reference checks."""
+
+    offices: pl.DataFrame  # office_code
+    staff: pl.DataFrame  # staff_id, role
+    products: pl.DataFrame  # product_code
+    customers: pl.DataFrame  # customer_id, kind
+    patients: pl.DataFrame  # patient_id
+
+    def ids(self, feed: str) -> pl.DataFrame:
+        frame: pl.DataFrame = getattr(self, feed)
+        return frame.select(pl.col(FEEDS[feed].key[0]).alias("_ref"))
+
+
+def reference_errors(feed: Feed, typed: pl.DataFrame, known: Known) -> pl.DataFrame:
+    """Unknown references (waiting), and references to the wrong kind of record (rejected)."""
+    if typed.height == 0:
+        return empty_errors()
+    found: list[pl.DataFrame] = []
+    for column in feed.columns:
+        if column.references is None:
+            continue
+        target, _ = column.references
+        probe = typed.select(ROW, pl.col(column.name).alias("_ref")).filter(pl.col("_ref").is_not_null())
+        missing = probe.join(known.ids(target), on="_ref", how="anti")
+        found.append(missing.with_columns(column=pl.lit(column.name), reason=pl.lit(REFERENCE_REASONS[target])))
+        role = REQUIRED_ROLES.get((feed.name, column.name))
+        if role is not None:
+            wrong = probe.join(known.staff.rename({"staff_id": "_ref"}), on="_ref").filter(pl.col("role") != role)
+            found.append(wrong.with_columns(column=pl.lit(column.name), reason=pl.lit("wrong_role")))
+        if target == "customers" and feed.name in REQUIRED_CUSTOMER_KIND:
+            kind, reason = REQUIRED_CUSTOMER_KIND[feed.name]
+            wrong = probe.join(known.customers.rename({"customer_id": "_ref"}), on="_ref").filter(
+                pl.col("kind") != kind
+            )
+            found.append(wrong.with_columns(column=pl.lit(column.name), reason=pl.lit(reason)))
+    if feed.name == "visits":
+        targets = pl.concat(
+            [
+                known.ids("customers").with_columns(target_type=pl.lit("customer")),
+                known.ids("patients").with_columns(target_type=pl.lit("patient")),
+            ]
+        )
+        probe = typed.select(ROW, "target_type", pl.col("target_id").alias("_ref"))
+        missing = probe.join(targets, on=["target_type", "_ref"], how="anti")
+        found.append(missing.with_columns(column=pl.lit("target_id"), reason=pl.lit("unknown_target")))
+    return pl.concat([_errors(f) for f in found]) if found else empty_errors()
+
+
+def assemble_quarantine(rows: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFrame:
+    """One quarantine entry per failing row: its first reason (rejected ones before waiting ones),
+    every ``column:reason`` in ``details``, and ``status`` waiting or rejected."""
+    if errors.height == 0:
+        return pl.DataFrame(
+            schema={
+                ROW: pl.UInt32,
+                "column": pl.String,
+                "reason": pl.String,
+                "details": pl.List(pl.String),
+                "status": pl.String,
+                FILE: pl.Int64,
+                LINE: pl.Int64,
+                QID: pl.Int64,
+            }
+        )
+    ranked = errors.with_row_index("_order").with_columns(_waiting=pl.col("reason").is_in(list(WAITING_REASONS)))
+    per_row = (
+        ranked.sort([ROW, "_waiting", "_order"])
+        .group_by(ROW, maintain_order=True)
+        .agg(
+            pl.col("column").first(),
+            pl.col("reason").first(),
+            (pl.col("column") + ":" + pl.col("reason")).unique(maintain_order=True).alias("details"),
+            pl.col("_waiting").all().alias("_all_waiting"),
+        )
+        .with_columns(status=pl.when(pl.col("_all_waiting")).then(pl.lit("waiting")).otherwise(pl.lit("rejected")))
+        .drop("_all_waiting")
+    )
+    return per_row.join(rows.select(ROW, FILE, LINE, QID), on=ROW, how="left")
+
+
+def latest_per_key(valid: pl.DataFrame, feed: Feed) -> pl.DataFrame:
+    """One row per key: the latest file wins, and within a file the later line."""
+    return valid.sort([FILE, LINE]).unique(subset=list(feed.key), keep="last", maintain_order=True)

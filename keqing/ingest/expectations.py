@@ -1,0 +1,193 @@
+"""Great Expectations 1.x suites, built in code from the feed spec, and the failing rows they find.
+
+One suite per feed: required columns not null, enum value sets, numeric ranges, plausible dates,
+phone/e-mail/product-code regexes, and the feed's key unique within each file. Great Expectations
+has no Polars data source, so the typed rows go in as pandas. It is imported only here (it takes
+seconds to import).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from keqing.feeds import FEEDS, Feed, Kind
+from keqing.ingest.normalise import CODES_PATTERN, EMAIL_PATTERN, PHONE_PATTERN, ROW
+
+FILE = "_file_id"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation and the reason code its failing rows get."""
+
+    expectation: str
+    column: str | None
+    reason: str
+    kwargs: tuple[tuple[str, Any], ...]
+
+
+def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
+    """The expectations of a feed, in the order their reasons are reported."""
+    checks: list[Check] = []
+    for c in feed.columns:
+        if c.required:
+            checks.append(Check("ExpectColumnValuesToNotBeNull", c.name, "missing_value", (("column", c.name),)))
+    for c in feed.columns:
+        base = (("column", c.name),)
+        if c.kind is Kind.ENUM and c.values:
+            checks.append(
+                Check(
+                    "ExpectColumnValuesToBeInSet",
+                    c.name,
+                    "bad_value",
+                    (*base, ("value_set", tuple(c.values))),
+                )
+            )
+        elif c.kind in (Kind.INT, Kind.DECIMAL) and (c.minimum is not None or c.maximum is not None):
+            checks.append(
+                Check(
+                    "ExpectColumnValuesToBeBetween",
+                    c.name,
+                    "out_of_range",
+                    (
+                        *base,
+                        ("min_value", c.minimum),
+                        ("max_value", c.maximum),
+                        ("strict_min", c.exclusive_minimum),
+                    ),
+                )
+            )
+        elif c.kind in (Kind.DATE, Kind.DATETIME, Kind.MONTH):
+            checks.append(
+                Check(
+                    "ExpectColumnValuesToBeBetween",
+                    c.name,
+                    "implausible_date",
+                    (*base, ("min_value", earliest), ("max_value", latest)),
+                )
+            )
+        elif c.kind is Kind.PHONE:
+            checks.append(
+                Check("ExpectColumnValuesToMatchRegex", c.name, "bad_phone", (*base, ("regex", PHONE_PATTERN)))
+            )
+        elif c.kind is Kind.EMAIL:
+            checks.append(
+                Check("ExpectColumnValuesToMatchRegex", c.name, "bad_email", (*base, ("regex", EMAIL_PATTERN)))
+            )
+        elif c.kind is Kind.CODES:
+            checks.append(
+                Check("ExpectColumnValuesToMatchRegex", c.name, "bad_codes", (*base, ("regex", CODES_PATTERN)))
+            )
+    key_column = feed.key[0] if len(feed.key) == 1 else ",".join(feed.key)
+    checks.append(
+        Check(
+            "ExpectCompoundColumnsToBeUnique",
+            key_column,
+            "duplicate_id",
+            (("column_list", (FILE, *feed.key)),),
+        )
+    )
+    return checks
+
+
+@lru_cache(maxsize=1)
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
+def _validation(feed: Feed, checks: list[Check], tag: str) -> Any:
+    """A validation definition for the feed (created once per process and date range)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context = _context()
+    name = f"{feed.name}_{tag}"
+    try:
+        return context.validation_definitions.get(name)
+    except Exception:
+        pass
+    try:
+        source = context.data_sources.get("keqing")
+    except Exception:
+        source = context.data_sources.add_pandas("keqing")
+    asset = source.add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe("whole")
+    suite = gx.ExpectationSuite(name=name)
+    for check in checks:
+        kwargs = {k: (list(v) if isinstance(v, tuple) else _gx_value(v)) for k, v in check.kwargs}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        suite.add_expectation(getattr(gxe, check.expectation)(**kwargs))
+    suite = context.suites.add(suite)
+    return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+
+
+def _key(expectation: str, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(snake_case expectation type, its column or column list), to match results to checks."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", expectation).lower()
+    columns = kwargs.get("column") or ",".join(kwargs.get("column_list") or ())
+    return snake, str(columns)
+
+
+def _gx_value(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        import pandas as pd
+
+        return pd.Timestamp(value)
+    return value
+
+
+def validate(feed_name: str, typed: pl.DataFrame, earliest: dt.date, latest: dt.date) -> pl.DataFrame:
+    """Rows of ``typed`` that fail the feed's suite: a frame of ``_row``, ``column``, ``reason``.
+
+    ``typed`` carries ``_row`` (unique) and ``_file_id`` besides the feed's columns.
+    """
+    feed = FEEDS[feed_name]
+    schema = {
+        ROW: typed.schema[ROW] if ROW in typed.columns else pl.UInt32,
+        "column": pl.String,
+        "reason": pl.String,
+    }
+    if typed.height == 0:
+        return pl.DataFrame(schema=schema)
+    checks = checks_for(feed, earliest, latest)
+    definition = _validation(feed, checks, f"{earliest:%Y%m%d}_{latest:%Y%m%d}")
+    columns = [ROW, FILE, *(c.name for c in feed.columns)]
+    frame = typed.select(columns)
+    result = definition.run(
+        batch_parameters={"dataframe": frame.to_pandas()},
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [ROW],
+            "return_unexpected_index_query": False,
+        },
+    )
+    by_key = {_key(check.expectation, dict(check.kwargs)): check for check in checks}
+    failures = []
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        check = by_key[_key(config.type, config.kwargs)]
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"expectation {check.expectation} on {feed_name}.{check.column} could not run: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
+        rows = [entry[ROW] for entry in outcome.result.get("unexpected_index_list") or []]
+        if rows:
+            failures.append(pl.DataFrame({ROW: rows, "column": check.column, "reason": check.reason}))
+    if not failures:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(failures).cast(schema)

@@ -1,0 +1,41 @@
+"""Runtime settings: the environment variables of contract section 6 (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEQING_", env_file=".env", extra="ignore")
+
+    inbox: Path = Path("data/inbox")
+    database_url: str = "sqlite:///data/keqing.db"
+    outbox: Path = Path("out/outbox")
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    mail_from: str | None = None
+    rules: Path | None = Field(default=None, description="YAML file overriding rules of contract section 4")
+    # Scale-out: restrict a run's per-region stages to one region (None = all regions).
+    region: str | None = None
+
+    @field_validator("smtp_host", "smtp_user", "mail_from", "region", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

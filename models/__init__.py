@@ -1,0 +1,7 @@
+"""The schema: SQLAlchemy 2 typed ORM models. Alembic migrations in ``migrations/`` create them."""
+
+from models.base import Base
+from models.feeds import FEED_MODELS
+from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+
+__all__ = ["FEED_MODELS", "Base", "InboxPath", "IngestFile", "QuarantineRow", "Run"]

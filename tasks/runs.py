@@ -1,0 +1,44 @@
+"""Bookkeeping of nightly runs: migrate the schema, record each run and its summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from keqing.db import get_engine, upgrade
+from keqing.settings import Settings
+from models import Run
+from tasks import IO_RETRIES, keqing_task
+
+
+@keqing_task(**IO_RETRIES)
+def migrate_database(settings: Settings) -> None:
+    """Bring the schema to the newest migration (a no-op when it is current)."""
+    upgrade(get_engine(settings.database_url))
+
+
+@keqing_task(**IO_RETRIES)
+def start_run(settings: Settings, run_date: dt.date, prefect_flow_run_id: str | None) -> int:
+    with get_engine(settings.database_url).begin() as conn:
+        return conn.execute(
+            sa.insert(Run.__table__)
+            .values(run_date=run_date, status="running", prefect_flow_run_id=prefect_flow_run_id, summary={})
+            .returning(Run.__table__.c.id)
+        ).scalar_one()
+
+
+@keqing_task(**IO_RETRIES)
+def finish_run(settings: Settings, run_id: int, status: str, summary: dict, error: str | None = None) -> None:
+    t = Run.__table__
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.update(t)
+            .where(t.c.id == run_id)
+            .values(
+                status=status,
+                summary=summary,
+                error=error,
+                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            )
+        )
