@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +48,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url_obj, pool_pre_ping=True, **kwargs)
 
 
-@lru_cache(maxsize=4)
+_ENGINES: dict[str, Engine] = {}
+
+
 def get_engine(url: str) -> Engine:
     """One engine per URL per process (tasks look it up from the settings)."""
-    return make_engine(url)
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (tests and forked workers call this)."""
+    for engine in list(_ENGINES.values()):
+        engine.dispose()
+    _ENGINES.clear()
 
 
 def is_postgres(bind: Engine | Connection) -> bool:

@@ -22,8 +22,25 @@ def keqing_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return task(fn, **options)
 
 
+def _retry_unless_injected(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry real failures; a fault injected by the tests stands for a crash, which is not retried."""
+    from keqing.failpoints import InjectedFault
+
+    try:
+        state.result()
+    except InjectedFault:
+        return False
+    except BaseException:  # noqa: BLE001 - any other failure is worth another try
+        return True
+    return True
+
+
 # Retries with backoff only for tasks that touch files, the database or SMTP.
-IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [2, 10]}
+IO_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [2, 10],
+    "retry_condition_fn": _retry_unless_injected,
+}
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:

@@ -180,7 +180,7 @@ def assemble_quarantine(rows: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFram
         .agg(
             pl.col("column").first(),
             pl.col("reason").first(),
-            (pl.col("column") + ":" + pl.col("reason")).unique(maintain_order=True).alias("details"),
+            (pl.col("column") + ":" + pl.col("reason")).sort_by("_order").unique(maintain_order=True).alias("details"),
             pl.col("_waiting").all().alias("_all_waiting"),
         )
         .with_columns(status=pl.when(pl.col("_all_waiting")).then(pl.lit("waiting")).otherwise(pl.lit("rejected")))

@@ -197,6 +197,8 @@ def normalise(feed: Feed | str, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
     feed = FEEDS[feed] if isinstance(feed, str) else feed
     if ROW not in rows.columns:
         rows = rows.with_row_index(ROW)
+    absent = [c for c in feed.column_names if c not in rows.columns]
+    rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent)
     extra = [c for c in rows.columns if c not in feed.column_names]
     typed = rows.select([pl.col(c) for c in extra] + [_value(c) for c in feed.columns])
     errors = [

@@ -61,9 +61,10 @@ class RawFile:
 def decode(data: bytes) -> tuple[str, str, list[tuple[int, bytes]]]:
     """Text of ``data``: UTF-8 (with or without BOM) or GB18030, decided per file.
 
-    Returns (text, encoding, undecodable lines). A file valid in neither encoding is decoded line by
-    line in the encoding most of its non-ASCII lines are valid in; the lines valid in neither are
-    returned (1-based number, raw bytes) and left empty in the text, so no character is ever guessed.
+    Returns (text, encoding, undecodable lines). GB18030 can decode most byte strings, so it is not
+    a safe fallback on its own: a file whose non-ASCII lines are mostly valid UTF-8 is UTF-8 with a
+    few bad lines, not GB18030. Lines valid in neither encoding are returned (1-based number, raw
+    bytes) and left empty in the text, so no character is ever guessed.
     """
     bom = data.startswith(UTF8_BOM)
     if bom:
@@ -72,19 +73,13 @@ def decode(data: bytes) -> tuple[str, str, list[tuple[int, bytes]]]:
         return data.decode("utf-8"), "utf-8-sig" if bom else "utf-8", []
     except UnicodeDecodeError:
         pass
-    if not bom:
+    lines = data.split(b"\n")
+    if not bom and not _mostly_utf8(lines):
         try:
             return data.decode("gb18030"), "gb18030", []
         except UnicodeDecodeError:
             pass
-    lines = data.split(b"\n")
-    utf8_ok = gb_ok = 0
-    for raw in lines:
-        if raw.isascii():
-            continue
-        utf8_ok += _decodes(raw, "utf-8")
-        gb_ok += _decodes(raw, "gb18030")
-    encoding = "utf-8" if bom or utf8_ok >= gb_ok else "gb18030"
+    encoding = "utf-8" if bom or _mostly_utf8(lines) else "gb18030"
     bad: list[tuple[int, bytes]] = []
     out: list[str] = []
     for number, raw in enumerate(lines, start=1):
@@ -94,6 +89,19 @@ def decode(data: bytes) -> tuple[str, str, list[tuple[int, bytes]]]:
             bad.append((number, raw))
             out.append("")
     return "\n".join(out), encoding + "-mixed", bad
+
+
+def _mostly_utf8(lines: list[bytes], sample: int = 500) -> bool:
+    """Whether most non-ASCII lines (up to ``sample`` of them) are valid UTF-8."""
+    valid = checked = 0
+    for raw in lines:
+        if raw.isascii():
+            continue
+        checked += 1
+        valid += _decodes(raw, "utf-8")
+        if checked >= sample:
+            break
+    return checked > 0 and valid * 2 > checked
 
 
 def _decodes(raw: bytes, encoding: str) -> bool:
@@ -151,13 +159,19 @@ def _split_lines(text: str) -> list[str]:
 
 def _records_unquoted(lines: list[str]) -> tuple[pl.DataFrame, int]:
     """Fast path for text without quotes: split every line on commas, vectorised."""
-    frame = pl.DataFrame({"text": lines[1:]}).with_row_index(LINE, offset=2)
+    frame = pl.DataFrame({"text": lines[1:]}, schema={"text": pl.String}).with_row_index(LINE, offset=2)
     frame = frame.with_columns(pl.col(LINE).cast(pl.Int64)).filter(pl.col("text").str.strip_chars() != "")
     return frame.with_columns(fields=pl.col("text").str.split(",")), frame.height
 
 
-def _records_quoted(lines: list[str]) -> tuple[pl.DataFrame, list[Problem], int]:
-    """Careful path for text with quotes: RFC 4180 with fields spanning lines, broken quotes isolated."""
+def _records_quoted(lines: list[str], width: int) -> tuple[pl.DataFrame, list[Problem], int]:
+    """Careful path for text with quotes: RFC 4180, fields may span lines, broken quotes isolated.
+
+    A line with an odd number of quotes is joined with the following lines only while the result
+    parses strictly into the header's number of fields; otherwise that one line is reported as an
+    unbalanced quote and reading resumes on the next line, so one stray quote never swallows the
+    rest of the file.
+    """
     numbers: list[int] = []
     texts: list[str] = []
     fields: list[list[str]] = []
@@ -171,37 +185,49 @@ def _records_quoted(lines: list[str]) -> tuple[pl.DataFrame, list[Problem], int]
             i += 1
             continue
         records += 1
-        buffer, j = line, i
-        while buffer.count('"') % 2 == 1 and j + 1 < len(lines) and j - i < MAX_QUOTED_SPAN:
-            j += 1
-            buffer += "\n" + lines[j]
-        if buffer.count('"') % 2 == 1:
+        if line.count('"') % 2 == 0:
+            try:
+                fields.append(next(csv.reader([line], strict=True)))
+            except csv.Error as exc:
+                problems.append(Problem(number, None, "bad_quoting", f"line {number}: {exc}", {"_text": line}))
+            else:
+                numbers.append(number)
+                texts.append(line)
+            i += 1
+            continue
+        joined = _join_quoted(lines, i, width)
+        if joined is None:
             problems.append(
-                Problem(
-                    number,
-                    None,
-                    "unbalanced_quote",
-                    f"line {number}: a quote is opened and never closed",
-                    {"_text": line},
-                )
+                Problem(number, None, "unbalanced_quote", f"line {number}: a quote is opened and never closed",
+                        {"_text": line})
             )
             i += 1
             continue
-        try:
-            parsed = next(csv.reader([buffer], strict=True))
-        except csv.Error as exc:
-            problems.append(Problem(number, None, "bad_quoting", f"line {number}: {exc}", {"_text": buffer}))
-            i = j + 1
-            continue
+        end, parsed = joined
         numbers.append(number)
-        texts.append(buffer)
+        texts.append("\n".join(lines[i : end + 1]))
         fields.append(parsed)
-        i = j + 1
+        i = end + 1
     frame = pl.DataFrame(
         {LINE: numbers, "text": texts, "fields": fields},
         schema={LINE: pl.Int64, "text": pl.String, "fields": pl.List(pl.String)},
     )
     return frame, problems, records
+
+
+def _join_quoted(lines: list[str], start: int, width: int) -> tuple[int, list[str]] | None:
+    """(last line, fields) of a record whose quoted field spans lines, or None if it never closes well."""
+    buffer = lines[start]
+    for end in range(start + 1, min(len(lines), start + MAX_QUOTED_SPAN)):
+        buffer += "\n" + lines[end]
+        if buffer.count('"') % 2 == 1:
+            continue
+        try:
+            parsed = next(csv.reader([buffer], strict=True))
+        except csv.Error:
+            return None
+        return (end, parsed) if len(parsed) == width else None
+    return None
 
 
 def _frame_from_records(
@@ -282,7 +308,7 @@ def read_csv_bytes(feed_name: str, data: bytes) -> RawFile:
             )
         )
     if '"' in text:
-        records, quote_problems, count = _records_quoted(lines)
+        records, quote_problems, count = _records_quoted(lines, len(mapped))
         result.problems.extend(quote_problems)
     else:
         records, count = _records_unquoted(lines)

@@ -1,0 +1,193 @@
+"""The ingest stage end to end through the nightly flow, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from tests.helpers import quarantine, run_nightly, table, write, write_master
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PATIENTS_EN = (
+    "patient_id,name,phone,gender,age,disease,office_code,callback_staff_id,informed,contact_name,contact_relation\n"
+    "P0001,赵敏,13812345678,F,66,高血压,OF001,S002,1,,\n"
+    "P0002,钱多多,+86 139-1234-5678,M,70,糖尿病,OF001,S002,0,钱小二,儿子\n"
+    "00123,孙丽,010-87654321,F,58,冠心病,OF001,,Y,,\n"
+)
+PATIENTS_ZH = (
+    "患者编号,姓名,电话,性别,年龄,病种,办事处编码,回访员工号,是否知情,联系人,与患者关系\n"
+    "P0001,赵敏,13812345678.0,女,66,高血压,OF001,S002,是,,\n"
+    "P0002,钱多多,8613912345678,男,70,糖尿病,OF001,S002,否,钱小二,儿子\n"
+    "00123,孙丽,01087654321,女,58,冠心病,OF001,,是,,\n"
+)
+EXPECTED_PATIENTS = pl.DataFrame(
+    {
+        "patient_id": ["00123", "P0001", "P0002"],
+        "name": ["孙丽", "赵敏", "钱多多"],
+        "phone": ["010-87654321", "13812345678", "13912345678"],
+        "gender": ["F", "F", "M"],
+        "age": [58, 66, 70],
+        "informed": [True, True, False],
+        "contact_name": [None, None, "钱小二"],
+    }
+)
+
+
+def _patients(settings) -> pl.DataFrame:
+    df = table(settings, "patients", order_by="patient_id")
+    return df.select(EXPECTED_PATIENTS.columns).with_columns(pl.col("informed").cast(pl.Boolean))
+
+
+def test_gb18030_chinese_headers_and_utf8_twin_load_identical_rows(settings):
+    write_master(settings)
+    write(settings, "2026-11-01/patients_gb.csv", PATIENTS_ZH, encoding="gb18030")
+    summary = run_nightly("2026-11-02")
+    assert summary["ingest"]["rows_loaded"] == 3 + 2 + 3 + 1
+    from_gb = _patients(settings)
+    assert from_gb.equals(EXPECTED_PATIENTS)
+    assert table(settings, "ingest_files").filter(pl.col("feed") == "patients")["encoding"].to_list() == ["gb18030"]
+
+    write(settings, "2026-11-02/patients_utf8.csv", PATIENTS_EN)
+    summary = run_nightly("2026-11-03")
+    assert summary["ingest"]["feeds"]["patients"]["loaded"] == 3
+    assert _patients(settings).equals(from_gb)
+    assert quarantine(settings).height == 0
+
+
+def _xlsx(rows: list[list], date_columns: set[int] = frozenset()) -> bytes:
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet()
+    date_format = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_format)
+            elif value is None:
+                continue
+            else:
+                ws.write(r, c, value)
+    wb.close()
+    return buf.getvalue()
+
+
+def test_xlsx_with_excel_phones_and_date_cells_loads_and_lost_digits_are_quarantined(settings):
+    write_master(settings)
+    write(settings, "2026-11-01/patients.xlsx", _xlsx([
+        ["patient_id", "name", "phone", "office_code", "callback_staff_id"],
+        ["P0001", "赵敏", 13812345678, "OF001", "S002"],
+        ["P0002", "钱多多", "1.38E+10", "OF001", "S002"],
+        ["P0003", "孙丽", "1.3912345678E10", "OF001", "S002"],
+    ]))
+    write(settings, "2026-11-01/purchases.xlsx", _xlsx([
+        ["purchase_id", "patient_id", "product_code", "boxes", "purchase_date", "amount"],
+        ["PU1", "P0001", "PR01", 3, dt.date(2026, 10, 1), 264],
+        ["PU2", "P0003", "PR01", 2, dt.date(2026, 10, 30), 176.0],
+    ]))
+    run_nightly("2026-11-02")
+    patients = table(settings, "patients", order_by="patient_id")
+    assert patients.select("patient_id", "phone").rows() == [("P0001", "13812345678"), ("P0003", "13912345678")]
+    q = quarantine(settings)
+    assert q.select("line", "column_name", "reason", "status").rows() == [(3, "phone", "phone_lost_digits", "rejected")]
+    assert q["message"][0] == (
+        "2026-11-01/patients.xlsx, line 3, column phone: "
+        "the phone number lost digits in Excel (scientific notation); export it as text"
+    )
+    purchases = table(settings, "purchases", order_by="purchase_id")
+    assert [str(d)[:10] for d in purchases["purchase_date"]] == ["2026-10-01", "2026-10-30"]
+    assert purchases["boxes"].to_list() == [3, 2]
+
+
+PURCHASES = (
+    "purchase_id,patient_id,product_code,boxes,purchase_date,channel,amount\n"
+    "PU1,P0001,PR01,3,2026-10-01,store,264\n"
+    "PU2,P0001,PR01,3,2026-10-20,store,264\n"
+)
+
+
+def test_same_bytes_under_two_names_load_once_and_a_later_correction_updates(settings):
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES)
+    run_nightly("2026-11-02")
+    write(settings, "2026-11-02/purchases_resent.csv", PURCHASES)
+    summary = run_nightly("2026-11-03")
+    assert summary["ingest"]["files_new"] == 0
+    assert summary["ingest"]["files_same_bytes"] == [
+        {"path": "2026-11-02/purchases_resent.csv", "same_as": "2026-11-01/purchases.csv"}
+    ]
+    files = table(settings, "ingest_files").filter(pl.col("feed") == "purchases")
+    assert files.height == 1
+
+    write(settings, "2026-11-03/purchases.csv", "purchase_id,patient_id,product_code,boxes,purchase_date\n"
+          "PU2,P0001,PR01,5,2026-10-20\n")
+    run_nightly("2026-11-04")
+    purchases = table(settings, "purchases", order_by="purchase_id")
+    assert purchases.select("purchase_id", "boxes").rows() == [("PU1", 3), ("PU2", 5)]
+    assert purchases["amount"].to_list() == [264.0, None]  # the correction replaces the whole record
+
+
+def test_purchase_waits_in_quarantine_until_its_patient_arrives(settings):
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES + "PU3,P0009,PR01,2,2026-11-01,store,176\n")
+    day1 = run_nightly("2026-11-02")
+    assert day1["ingest"]["rows_waiting"] == 1
+    q = quarantine(settings)
+    assert q.select("line", "column_name", "reason", "status").rows() == [(4, "patient_id", "unknown_patient", "waiting")]
+    assert table(settings, "purchases").height == 2
+
+    write(settings, "2026-11-02/patients.csv", "patient_id,name,phone,office_code\nP0009,周杰,13700001111,OF001\n")
+    day2 = run_nightly("2026-11-03")
+    assert day2["ingest"]["rows_released"] == 1
+    assert day2["ingest"]["rows_waiting"] == 0
+    purchases = table(settings, "purchases", order_by="purchase_id")
+    assert purchases["purchase_id"].to_list() == ["PU1", "PU2", "PU3"]
+    assert purchases.filter(pl.col("purchase_id") == "PU3")["source_line"].to_list() == [4]
+    q = quarantine(settings)
+    assert q.select("status", "resolved_run_date").rows()[0][0] == "resolved"
+    assert str(q["resolved_run_date"][0])[:10] == "2026-11-03"
+
+
+def test_records_dated_on_or_after_the_run_date_wait_for_a_later_run(settings):
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES + "PU4,P0001,PR01,1,2026-11-05,store,88\n")
+    run_nightly("2026-11-05")
+    assert quarantine(settings).select("reason", "status").rows() == [("after_cutoff", "waiting")]
+    run_nightly("2026-11-06")
+    assert "PU4" in table(settings, "purchases")["purchase_id"].to_list()
+
+
+def test_a_crash_while_loading_leaves_no_file_half_done_and_the_rerun_loads_once(settings, monkeypatch):
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES + "PU3,P0009,PR01,2,2026-11-01,store,176\n")
+    monkeypatch.setenv("KEQING_FAILPOINT", "load:patients:after_upsert")
+    with pytest.raises(Exception, match="fault injected"):
+        run_nightly("2026-11-02")
+    files = table(settings, "ingest_files", order_by="id")
+    assert dict(files.select("feed", "status").rows()) == {
+        "offices": "done", "staff": "done", "products": "done", "patients": "pending", "purchases": "pending",
+    }
+    assert table(settings, "patients").height == 0
+    runs = table(settings, "runs")
+    assert runs["status"].to_list() == ["failed"]
+
+    monkeypatch.setenv("KEQING_FAILPOINT", "load:purchases:committed")  # between purchases and visits
+    with pytest.raises(Exception, match="fault injected"):
+        run_nightly("2026-11-02")
+    monkeypatch.delenv("KEQING_FAILPOINT")
+    summary = run_nightly("2026-11-02")
+    assert summary["ingest"]["files_new"] == 0  # everything was done by the second attempt
+    files = table(settings, "ingest_files", order_by="id")
+    assert set(files["status"]) == {"done"}
+    assert files.select("rows_read", "rows_loaded", "rows_quarantined").sum().rows() == [(2 + 3 + 1 + 3 + 3, 11, 1)]
+    assert table(settings, "patients").height == 3
+    assert table(settings, "purchases").height == 2
+    assert quarantine(settings).height == 1

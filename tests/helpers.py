@@ -1,0 +1,53 @@
+"""Small helpers shared by the tests: write inbox files, run the nightly flow, read tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from keqing.db import get_engine
+from keqing.settings import Settings
+
+OFFICES = "office_code,name,region,is_rural\nOF001,杭州办事处,华东,0\nOF002,临安办事处,华东,1\n"
+STAFF = (
+    "staff_id,name,role,email,office_code,manager_id,team,active\n"
+    "S001,张伟,rep,zhang.wei@example.com,OF001,S009,GEN,1\n"
+    "S002,李娜,callback,li.na@example.com,OF001,S009,,1\n"
+    "S009,王强,manager,wang.qiang@example.com,OF001,,,1\n"
+)
+PRODUCTS = "product_code,name,units_per_box,daily_units,price_per_box\nPR01,心脉通胶囊,30,1,88.0\n"
+
+
+def write(settings: Settings, relative: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+    path = settings.inbox / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return path
+
+
+def write_master(settings: Settings, day: str = "2026-11-01") -> None:
+    write(settings, f"{day}/offices.csv", OFFICES)
+    write(settings, f"{day}/staff.csv", STAFF)
+    write(settings, f"{day}/products.csv", PRODUCTS)
+
+
+def run_nightly(run_date: str | dt.date) -> dict:
+    from flows.nightly import nightly
+
+    if isinstance(run_date, str):
+        run_date = dt.date.fromisoformat(run_date)
+    return nightly(run_date=run_date)
+
+
+def table(settings: Settings, name: str, order_by: str | None = None) -> pl.DataFrame:
+    sql = f"SELECT * FROM {name}" + (f" ORDER BY {order_by}" if order_by else "")
+    with get_engine(settings.database_url).connect() as conn:
+        result = conn.execute(sa.text(sql))
+        return pl.DataFrame([dict(r._mapping) for r in result], infer_schema_length=None)
+
+
+def quarantine(settings: Settings) -> pl.DataFrame:
+    return table(settings, "quarantine", order_by="file_id, line")
