@@ -17,8 +17,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from keqing.db import dispose_engines, make_engine, upgrade  # noqa: E402
-from keqing.settings import Settings, get_settings  # noqa: E402
+from keqing.db import dispose_engines, make_engine, upgrade
+from keqing.settings import Settings, get_settings
 
 POSTGRES_URL = os.environ.get("KEQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -32,7 +32,7 @@ def _postgres_reachable() -> str | None:
             conn.exec_driver_sql("SELECT 1")
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not reachable"
+    except Exception as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 

@@ -11,7 +11,9 @@ from keqing.ingest.normalise import normalise
 
 
 def _one(feed: str, **cells: str | None) -> tuple[dict, list[tuple[str, str]]]:
-    typed, errors = normalise(feed, pl.DataFrame({k: [v] for k, v in cells.items()}, schema={k: pl.String for k in cells}))
+    typed, errors = normalise(
+        feed, pl.DataFrame({k: [v] for k, v in cells.items()}, schema={k: pl.String for k in cells})
+    )
     return typed.row(0, named=True), [(c, r) for _, c, r in errors.iter_rows()]
 
 
@@ -55,8 +57,19 @@ def test_bad_time_is_an_error():
     assert _one("visits", visit_at="2026-11-21 25:00")[1] == [("visit_at", "bad_datetime")]
 
 
-@pytest.mark.parametrize(("text", "expected"), [("1", True), ("0", False), ("true", True), ("FALSE", False),
-                                                ("是", True), ("否", False), ("Y", True), ("n", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", True),
+        ("0", False),
+        ("true", True),
+        ("FALSE", False),
+        ("是", True),
+        ("否", False),
+        ("Y", True),
+        ("n", False),
+    ],
+)
 def test_boolean_forms(text, expected):
     row, errors = _one("patients", informed=text)
     assert row["informed"] is expected and errors == []

@@ -35,31 +35,37 @@ def test_a_gb18030_file_with_invalid_bytes_keeps_gb18030_and_reports_the_line():
 
 
 def test_rows_carry_their_physical_line_numbers_and_blank_lines_are_skipped():
-    raw = read_file_bytes("purchases", "purchases.csv", (HEADER + "A,P1,PR,1,2026-11-01\n\nB,P2,PR,2,2026-11-02\n").encode())
+    raw = read_file_bytes(
+        "purchases", "purchases.csv", (HEADER + "A,P1,PR,1,2026-11-01\n\nB,P2,PR,2,2026-11-02\n").encode()
+    )
     assert raw.rows["_line"].to_list() == [2, 4]
     assert raw.rows_read == 2 and raw.problems == []
 
 
 def test_wrong_field_counts_and_unbalanced_quotes_are_problems_with_line_numbers():
     body = (
-        'A,P1,PR,1,2026-11-01\n'
-        'B,P2,PR,2\n'  # a field short
+        "A,P1,PR,1,2026-11-01\n"
+        "B,P2,PR,2\n"  # a field short
         'C,"P3 ,PR,3,2026-11-03\n'  # a quote opened and never closed
         'D,"P4, with comma",PR,4,2026-11-04\n'
         'E,"P5\nsecond line",PR,5,2026-11-05\n'
-        'F,P6,PR,6,2026-11-06,extra\n'
+        "F,P6,PR,6,2026-11-06,extra\n"
     )
     raw = read_file_bytes("purchases", "purchases.csv", (HEADER + body).encode())
     assert raw.rows["_line"].to_list() == [2, 5, 6]
     assert raw.rows["patient_id"].to_list() == ["P1", "P4, with comma", "P5\nsecond line"]
     assert sorted((p.line, p.reason) for p in raw.problems) == [
-        (3, "wrong_field_count"), (4, "unbalanced_quote"), (8, "wrong_field_count"),
+        (3, "wrong_field_count"),
+        (4, "unbalanced_quote"),
+        (8, "wrong_field_count"),
     ]
     assert raw.rows_read == 6  # 3 rows + 3 problems, every record accounted for
 
 
 def test_chinese_headers_in_any_order_and_unknown_columns_are_reported():
-    raw = read_file_bytes("purchases", "p.csv", "盒数,购药单号,备注,患者编号,产品编码,购药日期\n3,A,hi,P1,PR,20261101\n".encode())
+    raw = read_file_bytes(
+        "purchases", "p.csv", "盒数,购药单号,备注,患者编号,产品编码,购药日期\n3,A,hi,P1,PR,20261101\n".encode()
+    )
     assert raw.rows.select("purchase_id", "boxes", "purchase_date").row(0) == ("A", "3", "20261101")
     assert raw.unknown_columns == ["备注"]
     assert raw.messages == ["unknown columns ignored: 备注"]
@@ -90,8 +96,9 @@ def test_a_workbook_renamed_to_csv_is_read_as_a_workbook():
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet()
-    for r, row in enumerate([["purchase_id", "patient_id", "product_code", "boxes", "purchase_date"],
-                             ["A", "P1", "PR", 3, "2026-11-01"]]):
+    for r, row in enumerate(
+        [["purchase_id", "patient_id", "product_code", "boxes", "purchase_date"], ["A", "P1", "PR", 3, "2026-11-01"]]
+    ):
         ws.write_row(r, 0, row)
     wb.close()
     raw = read_file_bytes("purchases", "purchases.csv", buf.getvalue())
