@@ -11,7 +11,20 @@ from keqing.clock import cutoff_for
 from keqing.feeds import LOAD_ORDER
 from keqing.rules import Rules
 from keqing.settings import Settings
-from tasks.ingest import FeedResult, check_references, discover_inbox, load_feed, read_feed, validate_feed
+from tasks import run_logger
+from tasks.ingest import (
+    FeedResult,
+    InboxFile,
+    check_references,
+    discover_inbox,
+    load_feed,
+    read_feed,
+    validate_feed,
+)
+
+# A feed's new files are processed in chunks of about this many bytes, so a two-year history
+# loads in bounded memory (each chunk is read, validated and loaded in its own transaction).
+CHUNK_BYTES = 128 * 1024 * 1024
 
 
 @flow(name="ingest")
@@ -20,13 +33,50 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     discovery = discover_inbox(settings, run_date)
     results: list[FeedResult] = []
     for feed in LOAD_ORDER:
-        batch = read_feed(settings, feed, discovery.for_feed(feed))
-        if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
-            continue
-        batch = validate_feed(batch, rules, run_date)
-        batch = check_references(settings, batch, cutoff_for(run_date))
-        results.append(load_feed(settings, batch, run_date))
-    return ingest_summary(discovery, results)
+        chunks = file_chunks(discovery.for_feed(feed), CHUNK_BYTES)
+        for number, files in enumerate(chunks, start=1):
+            if len(chunks) > 1:
+                run_logger().info("%s: chunk %d of %d (%d files)", feed, number, len(chunks), len(files))
+            batch = read_feed(settings, feed, files)
+            if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
+                continue
+            batch = validate_feed(batch, rules, run_date)
+            batch = check_references(settings, batch, cutoff_for(run_date))
+            results.append(load_feed(settings, batch, run_date))
+    return ingest_summary(discovery, merge_results(results))
+
+
+def file_chunks(files: list[InboxFile], max_bytes: int) -> list[list[InboxFile]]:
+    """Consecutive groups of files of at most ``max_bytes`` (a bigger file is a group of its own).
+
+    Always at least one group, so waiting rows of a feed without new files are retried too.
+    """
+    chunks: list[list[InboxFile]] = [[]]
+    size = 0
+    for f in files:
+        if chunks[-1] and size + f.size > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(f)
+        size += f.size
+    return chunks
+
+
+def merge_results(results: list[FeedResult]) -> list[FeedResult]:
+    """One result per feed from the results of its chunks."""
+    merged: dict[str, FeedResult] = {}
+    for r in results:
+        m = merged.setdefault(r.feed, FeedResult(r.feed))
+        m.files += r.files
+        m.rows_read += r.rows_read
+        m.loaded += r.loaded
+        m.quarantined += r.quarantined
+        m.duplicates += r.duplicates
+        m.released += r.released
+        m.still_waiting = r.still_waiting  # the last chunk saw every row still waiting
+        m.reasons.update(r.reasons)
+        m.file_reports.extend(r.file_reports)
+    return list(merged.values())
 
 
 def ingest_summary(discovery, results: list[FeedResult]) -> dict:

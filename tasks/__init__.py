@@ -30,7 +30,7 @@ def _retry_unless_injected(_task: Any, _task_run: Any, state: Any) -> bool:
         state.result()
     except InjectedFault:
         return False
-    except BaseException:  # noqa: BLE001 - any other failure is worth another try
+    except BaseException:
         return True
     return True
 

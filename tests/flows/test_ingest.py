@@ -78,17 +78,29 @@ def _xlsx(rows: list[list], date_columns: set[int] = frozenset()) -> bytes:
 
 def test_xlsx_with_excel_phones_and_date_cells_loads_and_lost_digits_are_quarantined(settings):
     write_master(settings)
-    write(settings, "2026-11-01/patients.xlsx", _xlsx([
-        ["patient_id", "name", "phone", "office_code", "callback_staff_id"],
-        ["P0001", "赵敏", 13812345678, "OF001", "S002"],
-        ["P0002", "钱多多", "1.38E+10", "OF001", "S002"],
-        ["P0003", "孙丽", "1.3912345678E10", "OF001", "S002"],
-    ]))
-    write(settings, "2026-11-01/purchases.xlsx", _xlsx([
-        ["purchase_id", "patient_id", "product_code", "boxes", "purchase_date", "amount"],
-        ["PU1", "P0001", "PR01", 3, dt.date(2026, 10, 1), 264],
-        ["PU2", "P0003", "PR01", 2, dt.date(2026, 10, 30), 176.0],
-    ]))
+    write(
+        settings,
+        "2026-11-01/patients.xlsx",
+        _xlsx(
+            [
+                ["patient_id", "name", "phone", "office_code", "callback_staff_id"],
+                ["P0001", "赵敏", 13812345678, "OF001", "S002"],
+                ["P0002", "钱多多", "1.38E+10", "OF001", "S002"],
+                ["P0003", "孙丽", "1.3912345678E10", "OF001", "S002"],
+            ]
+        ),
+    )
+    write(
+        settings,
+        "2026-11-01/purchases.xlsx",
+        _xlsx(
+            [
+                ["purchase_id", "patient_id", "product_code", "boxes", "purchase_date", "amount"],
+                ["PU1", "P0001", "PR01", 3, dt.date(2026, 10, 1), 264],
+                ["PU2", "P0003", "PR01", 2, dt.date(2026, 10, 30), 176.0],
+            ]
+        ),
+    )
     run_nightly("2026-11-02")
     patients = table(settings, "patients", order_by="patient_id")
     assert patients.select("patient_id", "phone").rows() == [("P0001", "13812345678"), ("P0003", "13912345678")]
@@ -124,8 +136,11 @@ def test_same_bytes_under_two_names_load_once_and_a_later_correction_updates(set
     files = table(settings, "ingest_files").filter(pl.col("feed") == "purchases")
     assert files.height == 1
 
-    write(settings, "2026-11-03/purchases.csv", "purchase_id,patient_id,product_code,boxes,purchase_date\n"
-          "PU2,P0001,PR01,5,2026-10-20\n")
+    write(
+        settings,
+        "2026-11-03/purchases.csv",
+        "purchase_id,patient_id,product_code,boxes,purchase_date\nPU2,P0001,PR01,5,2026-10-20\n",
+    )
     run_nightly("2026-11-04")
     purchases = table(settings, "purchases", order_by="purchase_id")
     assert purchases.select("purchase_id", "boxes").rows() == [("PU1", 3), ("PU2", 5)]
@@ -139,7 +154,9 @@ def test_purchase_waits_in_quarantine_until_its_patient_arrives(settings):
     day1 = run_nightly("2026-11-02")
     assert day1["ingest"]["rows_waiting"] == 1
     q = quarantine(settings)
-    assert q.select("line", "column_name", "reason", "status").rows() == [(4, "patient_id", "unknown_patient", "waiting")]
+    assert q.select("line", "column_name", "reason", "status").rows() == [
+        (4, "patient_id", "unknown_patient", "waiting")
+    ]
     assert table(settings, "purchases").height == 2
 
     write(settings, "2026-11-02/patients.csv", "patient_id,name,phone,office_code\nP0009,周杰,13700001111,OF001\n")
@@ -173,7 +190,11 @@ def test_a_crash_while_loading_leaves_no_file_half_done_and_the_rerun_loads_once
         run_nightly("2026-11-02")
     files = table(settings, "ingest_files", order_by="id")
     assert dict(files.select("feed", "status").rows()) == {
-        "offices": "done", "staff": "done", "products": "done", "patients": "pending", "purchases": "pending",
+        "offices": "done",
+        "staff": "done",
+        "products": "done",
+        "patients": "pending",
+        "purchases": "pending",
     }
     assert table(settings, "patients").height == 0
     runs = table(settings, "runs")

@@ -96,12 +96,12 @@ def test_phone_forms_are_normalised(text, expected):
 
 
 def test_a_phone_that_lost_digits_is_an_error_never_a_guess():
-    row, errors = _one("patients", phone="1.38E+10")
+    _row, errors = _one("patients", phone="1.38E+10")
     assert errors == [("phone", "phone_lost_digits")]
 
 
 def test_enum_aliases_and_defaults():
-    row, errors = _one("visits", target_type="患者", channel="电话", outcome=None)
+    row, _errors = _one("visits", target_type="患者", channel="电话", outcome=None)
     assert (row["target_type"], row["channel"], row["outcome"]) == ("patient", "phone", "completed")
     row, _ = _one("orders", kind="退货")
     assert row["kind"] == "return"
