@@ -1,32 +1,67 @@
-"""The nightly run for one run_date: ingest the inbox (later stages are added by their issues)."""
+"""The nightly run for one run_date: ingest the inbox, then the later stages (added by their issues)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.ingest import ingest
 from keqing.clock import shanghai_today
+from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
 from keqing.settings import get_settings
 from tasks.runs import finish_run, migrate_database, start_run
 
+# Ingest is not per date: a run for another date waits this long for the ingest lock.
+INGEST_LOCK_WAIT_SECONDS = 30 * 60
+
+
+class RunInProgress(RuntimeError):
+    """Another run for the same run_date holds its lock."""
+
+
+def default_run_date() -> dt.date:
+    """The Shanghai date of the flow run's scheduled start (a 01:30 run is for that morning)."""
+    scheduled = flow_run.scheduled_start_time
+    return shanghai_today(scheduled) if scheduled is not None else shanghai_today()
+
+
+@contextlib.contextmanager
+def run_lock(database_url: str, run_date: dt.date) -> Iterator[None]:
+    """One run per run_date at a time: a second run stops at once with a clear message."""
+    try:
+        with held(database_url, f"run:{run_date}"):
+            yield
+    except LockBusy:
+        raise RunInProgress(
+            f"another run for {run_date} is in progress; this one stops. Rerun when it has finished "
+            "(a crashed run's lock is released with its process)."
+        ) from None
+
 
 @flow(name="nightly")
-def nightly(run_date: dt.date | None = None, resend: bool = False) -> dict:
-    """Build the morning lists for run_date (default: today in Asia/Shanghai) from records up to the day before."""
+def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = True) -> dict:
+    """Build the morning lists for run_date (default: today in Asia/Shanghai) from records up to the day before.
+
+    Parameters are only dates and flags: ``resend`` sends the date's emails again, ``send=False``
+    (backfills) computes the lists without rendering or sending email.
+    """
     settings = get_settings()
     rules = load_rules(settings.rules)
-    run_date = run_date or shanghai_today()
-    migrate_database(settings)
-    run_id = start_run(settings, run_date, flow_run.get_id())
-    summary: dict = {"run_date": run_date.isoformat()}
-    try:
-        summary["ingest"] = ingest(settings, rules, run_date)
-    except BaseException as exc:
-        finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
-        raise
-    finish_run(settings, run_id, "succeeded", summary)
-    return summary
+    run_date = run_date or default_run_date()
+    with run_lock(settings.database_url, run_date):
+        migrate_database(settings)
+        run_id = start_run(settings, run_date, flow_run.get_id())
+        summary: dict = {"run_date": run_date.isoformat()}
+        try:
+            with held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
+                summary["ingest"] = ingest(settings, rules, run_date)
+        except BaseException as exc:
+            finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
+            raise
+        finish_run(settings, run_id, "succeeded", summary)
+        return summary

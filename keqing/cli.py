@@ -56,29 +56,71 @@ def _load_settings_and_rules():
     return settings, rules
 
 
+EXIT_FAILED = 1
+EXIT_ALREADY_RUNNING = 3
+
+
+def _run_one(run_date: dt.date, *, resend: bool = False, send: bool = True) -> tuple[int, dict | None]:
+    """Run the nightly flow for one date; (exit status, summary)."""
+    from flows.nightly import RunInProgress, nightly
+
+    try:
+        return 0, nightly(run_date=run_date, resend=resend, send=send)
+    except RunInProgress as exc:
+        typer.secho(str(exc), fg=typer.colors.YELLOW, err=True)
+        return EXIT_ALREADY_RUNNING, None
+    except Exception as exc:  # the flow has recorded the failure; say it plainly
+        typer.secho(f"run for {run_date} failed: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        return EXIT_FAILED, None
+
+
 @app.command()
 def run(
     date: Annotated[str | None, typer.Option("--date", help="run_date YYYY-MM-DD (default: today in Shanghai)")] = None,
     resend: Annotated[bool, typer.Option("--resend", help="send this date's emails again")] = False,
 ) -> None:
-    """One nightly run for a run_date, in this process. Exit 0 on success, 1 on failure."""
+    """One nightly run for a run_date, in this process. Exit 0 on success, 1 on failure, 3 if one is running."""
     from keqing.clock import shanghai_today
 
     run_date = _parse_date(date, "--date") or shanghai_today()
     settings, _ = _load_settings_and_rules()
     _prefect_defaults()
-    from flows.nightly import nightly
-
     typer.echo(
         f"keqing run for {run_date} (records up to {run_date - dt.timedelta(days=1)}), "
         f"inbox {settings.inbox}, database {_safe_url(settings.database_url)}"
     )
-    try:
-        summary = nightly(run_date=run_date, resend=resend)
-    except Exception as exc:  # the flow has recorded the failure; say it plainly and exit non-zero
-        typer.secho(f"run for {run_date} failed: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-    typer.echo(format_summary(summary))
+    status, summary = _run_one(run_date, resend=resend)
+    if summary is not None:
+        typer.echo(format_summary(summary))
+    raise typer.Exit(status)
+
+
+@app.command()
+def backfill(
+    from_: Annotated[str, typer.Option("--from", help="first run_date YYYY-MM-DD")],
+    to: Annotated[str, typer.Option("--to", help="last run_date YYYY-MM-DD (included)")],
+    send: Annotated[bool, typer.Option("--send", help="also render and send the emails of each date")] = False,
+) -> None:
+    """A nightly run per date, in order, without email unless --send. Stops at the first failure."""
+    first, last = _parse_date(from_, "--from"), _parse_date(to, "--to")
+    assert first is not None and last is not None
+    if last < first:
+        raise typer.BadParameter("--to is before --from", param_hint="--to")
+    _load_settings_and_rules()
+    _prefect_defaults()
+    day = first
+    while day <= last:
+        status, summary = _run_one(day, send=send)
+        if status != 0:
+            typer.secho(
+                f"backfill stopped at {day}; resume with --from {day} --to {last}", fg=typer.colors.RED, err=True
+            )
+            raise typer.Exit(status)
+        ingest = (summary or {}).get("ingest", {})
+        typer.echo(
+            f"{day}: {ingest.get('rows_loaded', 0):,} rows loaded, {ingest.get('rows_quarantined', 0):,} quarantined"
+        )
+        day += dt.timedelta(days=1)
 
 
 def _safe_url(url: str) -> str:
