@@ -1,0 +1,182 @@
+"""File writing: one folder per day, CSV by polars, a few Excel workbooks.
+
+Frames stay typed as long as possible and ``write_csv`` formats them: ISO dates, ``YYYY-MM-DD
+HH:MM:SS`` datetimes, money with two decimals, booleans as ``1``/``0``. Only columns that dirty rows
+touch become text (``text.text_column``). Clean files are UTF-8 with the English headers, and no value
+holds a comma, a quote or a line break, so nothing is quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import xlsxwriter
+
+from keqing.feeds import FEEDS, Kind
+from keqing.generate import vocab
+from keqing.generate.dirty import ROW_DEFECTS, FileStyle, file_style
+from keqing.generate.scales import Calendar, rng
+from keqing.generate.text import DATE_FORMAT, DATETIME_FORMAT, MONEY, as_text, text_column
+
+EXTRA_COLUMN = "备注"
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+def prepare(feed: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The feed's columns in contract order, booleans as 0/1, quantities like ``28`` or ``0.5`` as
+    text, sorted by ``_day``, with ``_order`` (position in the day's file) and ``_dirty``."""
+    exprs = []
+    for col in FEEDS[feed].columns:
+        dtype = frame.schema[col.name]
+        if col.kind == Kind.BOOL:
+            exprs.append(pl.col(col.name).cast(pl.Int8))
+        elif dtype.is_float() and col.name not in MONEY:
+            exprs.append(text_column(frame, col.name))
+        else:
+            exprs.append(pl.col(col.name))
+    day = frame["_day"].to_numpy()
+    if len(day) > 1 and (np.diff(day) < 0).any():
+        frame = frame.sort("_day", maintain_order=True)
+    return frame.select(
+        *exprs,
+        pl.col("_day").cast(pl.Int64),
+        _order=pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64),
+        _dirty=pl.lit(None, dtype=pl.String),
+    )
+
+
+def day_slices(frame: pl.DataFrame, extra: pl.DataFrame | None, days: int) -> dict[int, pl.DataFrame]:
+    """The rows of each day: a zero-copy slice of the day-sorted frame, plus that day's extra rows
+    (duplicates, corrections, late master data) merged in by ``_order``."""
+    day = frame["_day"].to_numpy()
+    bounds = np.searchsorted(day, np.arange(days + 1))
+    if len(day) and (day[0] < 0 or bounds[-1] != len(day)):
+        raise ValueError("rows dated outside the range")
+    extras: dict[int, pl.DataFrame] = {}
+    if extra is not None and extra.height:
+        extras = {k[0]: v for k, v in extra.partition_by("_day", as_dict=True).items()}
+    out = {}
+    for d in range(days):
+        part = frame.slice(int(bounds[d]), int(bounds[d + 1] - bounds[d]))
+        if d in extras:
+            part = pl.concat([part, extras[d]]).sort("_order", maintain_order=True)
+        if part.height:
+            out[d] = part
+    return out
+
+
+@dataclass
+class WrittenFile:
+    path: str  # relative to the output folder, with "/"
+    feed: str
+    rows: int
+    style: FileStyle
+
+
+def write_day_files(
+    out: Path, cal: Calendar, seed: int, dirty: float, parts: dict[str, dict[int, pl.DataFrame]], day: int
+) -> tuple[list[WrittenFile], list[dict]]:
+    """Write the files of one day; returns them and the dirty rows they hold (file, line, kind)."""
+    folder = out / cal.iso[day]
+    written: list[WrittenFile] = []
+    dirty_rows: list[dict] = []
+    for feed, by_day in parts.items():
+        frame = by_day.get(day)
+        if frame is None:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        style = file_style(seed, feed, day, frame.height, dirty)
+        name = f"{feed}.xlsx" if style.xlsx else f"{feed}.csv"
+        rel = f"{cal.iso[day]}/{name}"
+        marks = frame["_dirty"]
+        if marks.null_count() < frame.height:
+            columns = dict(ROW_DEFECTS.get(feed, ()))
+            lines = np.flatnonzero(marks.is_not_null().to_numpy()) + 2  # line 1 is the header
+            for line, kind in zip(lines.tolist(), marks.drop_nulls().to_list(), strict=True):
+                dirty_rows.append({"file": rel, "line": line, "kind": kind, "column": columns.get(kind) or None})
+        body = _styled(seed, feed, day, frame, style)
+        path = folder / name
+        if style.xlsx:
+            write_xlsx(path, feed, as_text(body), cal.dates[day])
+        else:
+            options = {"date_format": DATE_FORMAT, "datetime_format": DATETIME_FORMAT, "float_precision": 2}
+            if style.encoding == "gb18030":
+                path.write_bytes(body.write_csv(**options).encode("gb18030"))
+            else:
+                body.write_csv(path, include_bom=style.encoding == "utf-8-sig", **options)
+        written.append(WrittenFile(rel, feed, frame.height, style))
+    return written, dirty_rows
+
+
+def _styled(seed: int, feed: str, day: int, frame: pl.DataFrame, style: FileStyle) -> pl.DataFrame:
+    """The file's columns: canonical order, maybe an extra column, shuffled, Chinese headers."""
+    body = frame.select(FEEDS[feed].column_names)
+    if style.extra_column:
+        r = rng(seed, f"extra:{feed}:{day}")
+        notes = np.array(vocab.NOTES)[r.integers(0, len(vocab.NOTES), body.height)]
+        # Empty notes are nulls: polars quotes empty strings, and clean files never need quotes.
+        body = body.with_columns(pl.Series(EXTRA_COLUMN, notes).replace("", None))
+    if style.shuffle_seed is not None:
+        cols = body.columns
+        body = body.select([cols[i] for i in np.random.default_rng(style.shuffle_seed).permutation(len(cols))])
+    if style.chinese_headers:
+        body = body.rename({c.name: c.chinese for c in FEEDS[feed].columns})
+    return body
+
+
+def write_xlsx(path: Path, feed: str, body: pl.DataFrame, day: date) -> None:
+    """A real workbook: dates and datetimes as date cells, numbers and clean phones as numbers.
+
+    ``body`` is text. Values that do not parse (dirty ones) stay text. Fixed document properties and
+    xlsxwriter's fixed zip entry times keep the bytes the same from run to run.
+    """
+    kinds = {c.name: c.kind for c in FEEDS[feed].columns} | {c.chinese: c.kind for c in FEEDS[feed].columns}
+    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    workbook = xlsxwriter.Workbook(str(path), options)
+    workbook.set_properties({"title": feed, "author": "keqing", "created": datetime.combine(day, time(22, 30))})
+    sheet = workbook.add_worksheet(feed)
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    datetime_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    sheet.write_row(0, 0, body.columns)
+    for j, name in enumerate(body.columns):
+        kind = kinds.get(name, Kind.TEXT)
+        for i, v in enumerate(body[name].to_list(), start=1):
+            if v is None or v == "":
+                continue
+            if kind == Kind.DATE and (d := _parse(v, _ISO_DATE)) is not None:
+                sheet.write_datetime(i, j, d, date_format)
+            elif kind == Kind.DATETIME and (d := _parse(v, _ISO_DATETIME)) is not None:
+                sheet.write_datetime(i, j, d, datetime_format)
+            elif kind == Kind.PHONE and _PHONE.match(v):
+                sheet.write_number(i, j, int(v))
+            elif kind in (Kind.INT, Kind.DECIMAL, Kind.BOOL) and _is_number(v):
+                sheet.write_number(i, j, float(v) if "." in v else int(v))
+            else:
+                sheet.write_string(i, j, v)
+        sheet.set_column(j, j, 20 if kind in (Kind.DATETIME, Kind.PHONE) else 12)
+    workbook.close()
+
+
+def _parse(v: str, pattern: re.Pattern) -> datetime | None:
+    """An ISO date or datetime, or None when the text is not a real one (e.g. 2026-02-30)."""
+    if not pattern.match(v):
+        return None
+    try:
+        return datetime.fromisoformat(v)
+    except ValueError:
+        return None
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
