@@ -45,7 +45,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url_obj.drivername in ("postgresql", "postgres"):
         url_obj = url_obj.set(drivername="postgresql+psycopg")
-    return sa.create_engine(url_obj, pool_pre_ping=True, **kwargs)
+    # Staging tables are temporary: give them room in memory (the default 8 MB spills to disk).
+    connect_args = {"options": "-c temp_buffers=256MB"}
+    return sa.create_engine(url_obj, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -244,6 +246,18 @@ def _adbc_connect(engine: Engine) -> Any:
     return adbc_pg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
+def _plain_arrow(table: Any) -> Any:
+    """Replace extension columns by their storage (ADBC returns PostgreSQL ``numeric`` as opaque text)."""
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        if isinstance(column.type, pa.BaseExtensionType):
+            column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=column.type.storage_type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
 def read_frame(
     bind: Engine | Connection, query: sa.Select | str, schema: dict[str, pl.DataType] | None = None
 ) -> pl.DataFrame:
@@ -261,7 +275,7 @@ def read_frame(
     ):
         with _adbc_connect(bind) as adbc, adbc.cursor() as cur:
             cur.execute(sql)
-            df = pl.from_arrow(cur.fetch_arrow_table())
+            df = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
     else:
         result = bind.exec_driver_sql(sql) if isinstance(bind, Connection) else None
         if result is None:

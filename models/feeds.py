@@ -1,7 +1,9 @@
 """One table per feed of contract section 3, loaded by upsert on the feed's key.
 
 Every row keeps its lineage: the ingest file it last came from and its line in that file.
-Personal data: patients.name/phone/disease/contact_name/contact_relation, consults.name/phone/disease.
+Only primary keys are indexed on the fact tables: the nightly stages read them whole, and secondary
+indexes would cost the bulk loads far more than they save. Personal data:
+patients.name/phone/disease/contact_name/contact_relation, consults.name/phone/disease.
 Units: money in yuan, quantities in boxes, supply in days.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Money
@@ -91,11 +93,9 @@ class Purchase(Lineage, Base):
     boxes: Mapped[int] = mapped_column(Integer)
     purchase_date: Mapped[dt.date] = mapped_column(Date)
     channel: Mapped[str | None] = mapped_column(String(20))
-    event_id: Mapped[str | None] = mapped_column(Id, index=True)
+    event_id: Mapped[str | None] = mapped_column(Id)
     staff_id: Mapped[str | None] = mapped_column(Id)
     amount: Mapped[float | None] = mapped_column(Money)
-
-    __table_args__ = (Index("ix_purchases_patient_product_date", "patient_id", "product_code", "purchase_date"),)
 
 
 class Visit(Lineage, Base):
@@ -111,16 +111,11 @@ class Visit(Lineage, Base):
     commitment: Mapped[str | None] = mapped_column(Text)
     next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
 
-    __table_args__ = (
-        Index("ix_visits_target_visit_at", "target_type", "target_id", "visit_at"),
-        Index("ix_visits_staff_visit_at", "staff_id", "visit_at"),
-    )
-
 
 class Consult(Lineage, Base):
     __tablename__ = "consults"
     consult_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     name: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String(20))
     disease: Mapped[str | None] = mapped_column(Text)
@@ -140,8 +135,6 @@ class Order(Lineage, Base):
     amount: Mapped[float] = mapped_column(Money)
     order_date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(10), default="order")
-
-    __table_args__ = (Index("ix_orders_customer_date", "customer_id", "order_date"),)
 
 
 class RxMonthly(Lineage, Base):

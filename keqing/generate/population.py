@@ -17,48 +17,8 @@ from keqing.generate.scales import Calendar, Scale, rng
 
 # Mobile prefixes in use on the mainland (all match 1[3-9]).
 MOBILE_PREFIXES = np.array(
-    [
-        130,
-        131,
-        132,
-        133,
-        134,
-        135,
-        136,
-        137,
-        138,
-        139,
-        145,
-        147,
-        150,
-        151,
-        152,
-        153,
-        155,
-        156,
-        157,
-        158,
-        159,
-        166,
-        173,
-        175,
-        176,
-        177,
-        178,
-        180,
-        181,
-        182,
-        183,
-        184,
-        185,
-        186,
-        187,
-        188,
-        189,
-        191,
-        198,
-        199,
-    ],
+    [*range(130, 140), 145, 147, *range(150, 154), *range(155, 160), 166, 173, *range(175, 179), *range(180, 190)]
+    + [191, 198, 199],
     dtype=np.int64,
 )
 
@@ -167,7 +127,7 @@ class Places:
 
     county: list[list[str]]
     township: list[list[str]]
-    village: pl.DataFrame  # village, township, office, staff (home-visit), weight
+    village: pl.DataFrame  # village, township, office, weight
 
 
 def make_offices(scale: Scale) -> pl.DataFrame:
@@ -217,7 +177,7 @@ def make_places(seed: int, offices: pl.DataFrame, rural_patients: np.ndarray) ->
             schema={"village": pl.String, "township": pl.String, "office": pl.Int64, "weight": pl.Float64}
         )
     )
-    return Places(counties, townships, village.with_columns(staff=pl.lit(-1, dtype=pl.Int64)))
+    return Places(counties, townships, village)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -399,7 +359,6 @@ def make_customers(
 
     # Institutions: hospitals for doctors and N customers (big hospitals hold more of them).
     institution = np.empty(n, dtype=object)
-    hospital_key = np.full(n, -1, dtype=np.int64)
     for o in range(n_off):
         hospitals = _hospitals(cities[o], bool(rural[o]), places.county[o])
         sel = np.flatnonzero((is_doc | is_n) & (office == o))
@@ -407,7 +366,6 @@ def make_customers(
         w = 1.0 / np.arange(1, needed + 1) ** 0.8
         h = r.choice(needed, size=len(sel), p=w / w.sum())
         institution[sel] = np.array(hospitals, dtype=object)[h]
-        hospital_key[sel] = o * 1000 + h
 
     # Terminals: type by office kind, institution names from places and brands.
     tt = vocab.TERMINAL_TYPES
@@ -487,7 +445,6 @@ def make_customers(
             "_office": office,
             "_owner": owner,
             "_team": strs(team),
-            "_hospital": hospital_key,
             "_day": day,
         }
     )[order]
@@ -588,9 +545,7 @@ def make_patients(
     ev_product = _product_for_disease(r, ev_disease, p_disease)
     course = r.choice([30, 45, 60], n_ev, p=[0.5, 0.3, 0.2])
     ev_modal = np.clip(np.round(course / dpb[ev_product]), 2, 12).astype(np.int64)
-    events = events.with_columns(product=ev_product, modal=ev_modal, staff=pl.lit(-1, dtype=pl.Int64)).with_row_index(
-        "event"
-    )
+    events = events.with_columns(product=ev_product, modal=ev_modal).with_row_index("event")
 
     # All patients, office by office: initial, consult, event and walk-in arrivals.
     office = np.concatenate(
@@ -658,7 +613,6 @@ def make_patients(
     callback = pick_within(r, np.where((role == "callback") & s_active, s_office, -1), office)
     callback[r.random(n) < 0.03] = -1
     v_staff = pick_within(r, np.where((role == "home_visit") & s_active, s_office, -1), v_office)
-    village = village.with_columns(staff=v_staff)
     home = np.where(vi >= 0, v_staff[np.maximum(vi, 0)], -1)
 
     first = day.copy()
@@ -718,7 +672,6 @@ def make_patients(
         }
     )[order]
     patients = patients.insert_column(0, ids("P", np.arange(1, n + 1), 7).alias("patient_id"))
-    events = events.with_columns(staff=pl.Series(v_staff[events["village"].to_numpy()]) if n_ev else pl.col("staff"))
     return patients, events, pl.Series(phones[n:])
 
 

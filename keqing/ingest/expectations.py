@@ -164,7 +164,14 @@ def validate(feed_name: str, typed: pl.DataFrame, earliest: dt.date, latest: dt.
     checks = checks_for(feed, earliest, latest)
     definition = _validation(feed, checks, f"{earliest:%Y%m%d}_{latest:%Y%m%d}")
     columns = [ROW, FILE, *(c.name for c in feed.columns)]
-    frame = typed.select(columns)
+    # Nanosecond datetimes: Great Expectations vectorises range checks only for datetime64[ns]
+    # (for other units it falls back to a Python call per value).
+    frame = typed.select(
+        pl.col(c).cast(pl.Datetime("ns"))
+        if typed.schema[c] in (pl.Date, pl.Datetime) or isinstance(typed.schema[c], pl.Datetime)
+        else pl.col(c)
+        for c in columns
+    )
     result = definition.run(
         batch_parameters={"dataframe": frame.to_pandas()},
         result_format={

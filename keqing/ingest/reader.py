@@ -157,11 +157,25 @@ def _split_lines(text: str) -> list[str]:
     return lines
 
 
-def _records_unquoted(lines: list[str]) -> tuple[pl.DataFrame, int]:
-    """Fast path for text without quotes: split every line on commas, vectorised."""
+def _rows_unquoted(feed: Feed, lines: list[str], mapped: list[str | None]) -> tuple[pl.DataFrame, list[Problem], int]:
+    """Fast path for text without quotes: count and split the fields of every line, vectorised."""
+    width = len(mapped)
     frame = pl.DataFrame({"text": lines[1:]}, schema={"text": pl.String}).with_row_index(LINE, offset=2)
     frame = frame.with_columns(pl.col(LINE).cast(pl.Int64)).filter(pl.col("text").str.strip_chars() != "")
-    return frame.with_columns(fields=pl.col("text").str.split(",")), frame.height
+    counted = frame.with_columns(n=pl.col("text").str.count_matches(",", literal=True) + 1)
+    bad = counted.filter(pl.col("n") != width)
+    problems = [
+        Problem(line, None, "wrong_field_count", f"line {line}: {n} fields where the header has {width}", {"_text": t})
+        for line, t, n in bad.select(LINE, "text", "n").iter_rows()
+    ]
+    fields = counted.filter(pl.col("n") == width).select(
+        pl.col(LINE), pl.col("text").str.split_exact(",", width - 1).alias("f")
+    )
+    names = [f"field_{i}" for i in range(width)]
+    rows = fields.unnest("f").select(
+        pl.col(LINE), *(pl.col(names[i]).alias(name) for i, name in enumerate(mapped) if name is not None)
+    )
+    return _complete(feed, rows), problems, frame.height
 
 
 def _records_quoted(lines: list[str], width: int) -> tuple[pl.DataFrame, list[Problem], int]:
@@ -198,8 +212,13 @@ def _records_quoted(lines: list[str], width: int) -> tuple[pl.DataFrame, list[Pr
         joined = _join_quoted(lines, i, width)
         if joined is None:
             problems.append(
-                Problem(number, None, "unbalanced_quote", f"line {number}: a quote is opened and never closed",
-                        {"_text": line})
+                Problem(
+                    number,
+                    None,
+                    "unbalanced_quote",
+                    f"line {number}: a quote is opened and never closed",
+                    {"_text": line},
+                )
             )
             i += 1
             continue
@@ -296,7 +315,7 @@ def read_csv_bytes(feed_name: str, data: bytes) -> RawFile:
             lines=lines,
         )
 
-    bad_lines = {number for number, _ in undecodable}
+    bad_lines = [number for number, _ in undecodable]
     for number, raw in undecodable:
         result.problems.append(
             Problem(
@@ -310,13 +329,11 @@ def read_csv_bytes(feed_name: str, data: bytes) -> RawFile:
     if '"' in text:
         records, quote_problems, count = _records_quoted(lines, len(mapped))
         result.problems.extend(quote_problems)
+        result.rows, shape_problems = _frame_from_records(feed, records, mapped)
     else:
-        records, count = _records_unquoted(lines)
-    if bad_lines:
-        records = records.filter(~pl.col(LINE).is_in(list(bad_lines)))
-    result.data_rows = count + len(bad_lines)
-    result.rows, shape_problems = _frame_from_records(feed, records, mapped)
+        result.rows, shape_problems, count = _rows_unquoted(feed, lines, mapped)
     result.problems.extend(shape_problems)
+    result.data_rows = count + len(bad_lines)
     return result
 
 
