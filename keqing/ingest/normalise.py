@@ -23,7 +23,7 @@ MOBILE = r"^1[3-9]\d{9}$"
 LANDLINE = r"^0\d{2,3}-\d{7,8}$"
 PHONE_PATTERN = rf"{MOBILE[:-1]}$|{LANDLINE}"
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$"
-CODES_PATTERN = r"^[^;]+(;[^;]+)?$"
+CODES_PATTERN = r"^[^;]+(?:;[^;]+)?$"
 
 DTYPES: dict[Kind, pl.DataType] = {
     Kind.BOOL: pl.Boolean(),
