@@ -14,7 +14,7 @@ from keqing.clock import shanghai_today
 from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
 from keqing.settings import get_settings
-from tasks.runs import finish_run, migrate_database, start_run
+from tasks.runs import finish_run, migrate_database, publish_run_artifact, start_run
 
 # Ingest is not per date: a run for another date waits this long for the ingest lock.
 INGEST_LOCK_WAIT_SECONDS = 30 * 60
@@ -64,4 +64,5 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise
         finish_run(settings, run_id, "succeeded", summary)
+        publish_run_artifact(summary)
         return summary

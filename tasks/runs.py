@@ -42,3 +42,17 @@ def finish_run(settings: Settings, run_id: int, status: str, summary: dict, erro
                 finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             )
         )
+
+
+@keqing_task
+def publish_run_artifact(summary: dict) -> None:
+    """The run's summary in the Prefect UI: a markdown report and a table per feed (no personal data)."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from keqing.summary import ingest_table, markdown
+
+    key = f"keqing-run-{summary['run_date']}"
+    create_markdown_artifact(markdown(summary), key=key, description=f"keqing run {summary['run_date']}")
+    table = ingest_table(summary)
+    if table:
+        create_table_artifact(table, key=f"{key}-feeds", description="rows per feed")

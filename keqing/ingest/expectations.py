@@ -9,6 +9,7 @@ seconds to import).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
 @lru_cache(maxsize=1)
 def _context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")

@@ -19,3 +19,25 @@ def test_a_second_run_for_the_same_date_stops_with_a_clear_message(settings):
     assert summary["ingest"]["files_new"] == 3
     runs = table(settings, "runs")
     assert runs.select("status").to_series().to_list() == ["succeeded"]
+
+
+def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    write_master(settings)
+    run_nightly("2026-11-05")
+
+    async def fetch():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["keqing-run-2026-11-05"]))
+            )
+
+    artifacts = asyncio.run(fetch())
+    assert artifacts, "no artifact for the run"
+    text = artifacts[0].data
+    assert "keqing nightly run for 2026-11-05" in text
+    assert "| staff | 1 | 3 | 3 | 0 | 0 | 0 | 0 |" in text
