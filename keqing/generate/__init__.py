@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from keqing.feeds import FEEDS
@@ -30,6 +29,8 @@ __all__ = ["SCALES", "GenerateSummary", "build_feeds", "generate"]
 
 @dataclass
 class GenerateSummary:
+    """What ``generate`` wrote: days and files, rows per feed, dirty rows and files per kind."""
+
     scale: str
     seed: int
     start: date
@@ -81,18 +82,6 @@ def build_feeds(
     orders = activity.make_orders(seed, cal, customers, products, profile)
     _say(progress, f"orders: {orders.height:,} rows")
 
-    # rx_monthly: history of the three months before the start in the first folder, then month M in
-    # the folder of the first day of M+1 (only when that day is inside the range).
-    start_month = int(cal.month[0])
-    first_of_month = {int(m): int(np.flatnonzero(cal.month == m)[0]) for m in np.unique(cal.month)}
-    month = rx["_month"].to_numpy()
-    folder = np.array([first_of_month.get(int(m) + 1, -1) if m >= start_month else 0 for m in np.unique(month)])
-    folder_of = dict(zip(np.unique(month).tolist(), folder.tolist(), strict=True))
-    rx = rx.with_columns(
-        month=(pl.col("_month") // 12).cast(pl.String) + "-" + (pl.col("_month") % 12 + 1).cast(pl.String).str.zfill(2),
-        _day=pl.col("_month").replace_strict(folder_of, return_dtype=pl.Int64),
-    ).filter(pl.col("_day") >= 0)
-
     frames = {
         "offices": offices,
         "staff": staff,
@@ -139,13 +128,10 @@ def generate(
 
     feeds = build_feeds(spec, cal, seed, progress)
     injected = dirty_mod.Injected()
-    parts: dict[str, dict[int, pl.DataFrame]] = {}
-    rows: dict[str, int] = {}
+    parts: dict[str, writer.DayRows] = {}
     for name in list(feeds):
         frame = writer.prepare(name, feeds.pop(name))
-        frame, extra = dirty_mod.inject_rows(seed, name, frame, days, dirty, injected)
-        rows[name] = frame.height + (extra.height if extra is not None else 0)
-        parts[name] = writer.day_slices(frame, extra, days)
+        parts[name] = writer.DayRows(frame, dirty_mod.inject_rows(seed, name, frame, days, dirty, injected), days)
 
     files: list[writer.WrittenFile] = []
     dirty_rows: list[dict] = []
@@ -156,8 +142,10 @@ def generate(
         written, marks = writer.write_day_files(out, cal, seed, dirty, parts, day)
         files += written
         dirty_rows += marks
+    rows = dict.fromkeys(parts, 0)
     dirty_files: dict[str, int] = {}
     for f in files:
+        rows[f.feed] += f.rows
         for kind in f.style.kinds:
             dirty_files[kind] = dirty_files.get(kind, 0) + 1
     summary = GenerateSummary(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -41,15 +42,16 @@ GRADE_VISITS = np.array([1.0, 4.0, 4.0, 1.0, 0.5])  # weight of a doctor's visit
 
 
 def labels(options: Sequence[str | None], codes: np.ndarray) -> pl.Series:
-    """Strings from integer codes into ``options`` (None gives null)."""
-    return pl.Series(list(options), dtype=pl.String).gather(np.asarray(codes, dtype=np.int64))
+    """Values from integer codes into ``options`` (None gives null), as a compact enum column."""
+    categories = pl.Enum(list(dict.fromkeys(o for o in options if o is not None)))
+    return pl.Series(list(options), dtype=categories).gather(codes)
 
 
 def draw(r: np.random.Generator, p: Sequence[float], n: int) -> np.ndarray:
     """``n`` codes drawn with the (unnormalised) probabilities ``p``."""
     cdf = np.cumsum(np.asarray(p, dtype=float))
     u = r.random(n) * cdf[-1]
-    codes = np.zeros(n, dtype=np.int64)
+    codes = np.zeros(n, dtype=np.int8 if len(cdf) < 127 else np.int64)
     for edge in cdf[:-1]:
         codes += u >= edge
     return codes
@@ -261,7 +263,7 @@ def make_purchases(
     k = 0
     while len(alive):
         b = boxes[alive]
-        rounds.append((alive, t[alive], b, np.full(len(alive), k, dtype=np.int32)))
+        rounds.append((alive.astype(np.int32), t[alive].astype(np.int32), b.astype(np.int32), k == 0))
         supply = np.floor(b * dpb[product[alive]]).astype(np.int64)
         kk = kind[alive]
         m = len(alive)
@@ -279,7 +281,7 @@ def make_purchases(
     pi = np.concatenate([x[0] for x in rounds])
     day = np.concatenate([x[1] for x in rounds])
     bx = np.concatenate([x[2] for x in rounds])
-    first = np.concatenate([x[3] for x in rounds]) == 0
+    first = np.concatenate([np.full(len(x[0]), x[3]) for x in rounds])
     order = sort_order(day, r.integers(0, 1 << 20, len(day)))
     pi, day, bx, first = pi[order], day[order], bx[order], first[order]
     m = len(pi)
@@ -287,20 +289,21 @@ def make_purchases(
     # Channel: the first purchase follows how the patient came; repeats by city or village habits.
     o = origin[pi]
     rural = offices["is_rural"].to_numpy()[patients["_office"].to_numpy()[pi]]
-    city_repeat = np.array([STORE, PHONE, CONSULT_DESK])[draw(r, [0.62, 0.28, 0.1], m)]
-    rural_repeat = np.array([HOME_VISIT, STORE, PHONE])[draw(r, [0.55, 0.3, 0.15], m)]
+    codes = partial(np.array, dtype=np.int8)
+    city_repeat = codes([STORE, PHONE, CONSULT_DESK])[draw(r, [0.62, 0.28, 0.1], m)]
+    rural_repeat = codes([HOME_VISIT, STORE, PHONE])[draw(r, [0.55, 0.3, 0.15], m)]
     channel = np.where(rural, rural_repeat, city_repeat)
-    from_origin = np.array([-1, CONSULT_DESK, FREE_CLINIC_SALE, STORE, PHONE])[o]
+    from_origin = codes([-1, CONSULT_DESK, FREE_CLINIC_SALE, STORE, PHONE])[o]
     initial_first = np.where(
         rural,
-        np.array([HOME_VISIT, STORE, PHONE])[draw(r, [0.6, 0.3, 0.1], m)],
-        np.array([STORE, PHONE, CONSULT_DESK])[draw(r, [0.7, 0.2, 0.1], m)],
+        codes([HOME_VISIT, STORE, PHONE])[draw(r, [0.6, 0.3, 0.1], m)],
+        codes([STORE, PHONE, CONSULT_DESK])[draw(r, [0.7, 0.2, 0.1], m)],
     )
     channel = np.where(first, np.where(o == INITIAL, initial_first, from_origin), channel)
     callback = patients["_callback"].to_numpy()[pi]
     home = patients["_home"].to_numpy()[pi]
     orphan = ((channel == HOME_VISIT) & (home < 0)) | ((channel == PHONE) & (callback < 0))
-    channel = np.where(orphan, STORE, channel)
+    channel = np.where(orphan, np.int8(STORE), channel)
     # Who handled it: callback staff on the phone and at the desk, home-visit staff in villages.
     handled = np.full(m, -1, dtype=np.int64)
     handled = np.where((channel == PHONE) | (channel == CONSULT_DESK), callback, handled)
@@ -353,9 +356,12 @@ def make_rx(
 ) -> tuple[pl.DataFrame, np.ndarray, int]:
     """Prescriptions per doctor, product and month, and each doctor's grade per month.
 
-    Returns ``(rx, grades, first_month)``: rx rows (``_month`` = year * 12 + month - 1) for every
-    month from three months before the start to the range's last month, and a customer x month matrix
-    of GRADES codes (0 = no data), the grade of month m from the three months before it.
+    Returns ``(rx, grades, first_month)``: the feed's rows, and a customer x month matrix of GRADES
+    codes (0 = no data; months counted from ``first_month`` = year * 12 + month - 1), the grade of
+    month m from the three months before it. Figures are drawn from three months before the start to
+    the range's last month; the feed holds the exported ones: the three months of history in the
+    first day's folder, then month M in the folder of the first day of M+1 (a monthly export), when
+    that day is in the range.
     """
     r = rng(seed, "rx")
     doctor = np.flatnonzero(customers["kind"].to_numpy() == "doctor")
@@ -399,14 +405,18 @@ def make_rx(
     appear = np.where(c_day[row_doc] > 0, cal.month[np.minimum(c_day[row_doc], cal.days - 1)], first_month)
     present = months[None, :] >= appear[:, None]
 
-    mm, rr = np.nonzero(present.T)  # month by month
+    next_first = np.searchsorted(cal.month, months + 1)  # first day of the next month
+    exported = np.where(months < cal.month[0], 0, np.where(next_first < cal.days, next_first, -1))
+    mm, rr = np.nonzero(present.T & (exported >= 0)[:, None])  # month by month
+    labels_of_month = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months]
     rx = pl.DataFrame(
         {
-            "_month": months[mm],
+            "month": pl.Series(labels_of_month).gather(mm),
             "customer_id": customers["customer_id"].gather(doctor[row_doc[rr]]),
             "product_code": products["product_code"].gather(prod[rr]),
             "our_rx": our[rr, mm],
             "market_rx": market[rr, mm],
+            "_day": exported[mm],
         }
     )
     # Grade of month m: monthly averages over the three months before m, summed over products.
@@ -447,15 +457,21 @@ class Visits:
     commitment: np.ndarray  # code into [None, *commitments]
     next_day: np.ndarray  # -1 for none
 
+    def __post_init__(self) -> None:
+        # Compact types (int32 unless listed): millions of visits are sorted and copied around.
+        for name in self.__dataclass_fields__:
+            setattr(self, name, np.asarray(getattr(self, name), dtype=_VISIT_DTYPES.get(name, np.int32)))
+
     @staticmethod
     def concat(parts: list[Visits]) -> Visits:
         return Visits(*(np.concatenate([getattr(p, f) for p in parts]) for f in Visits.__dataclass_fields__))
 
     @staticmethod
     def empty() -> Visits:
-        return Visits(*(np.zeros(0, dtype=bool if f == "patient" else np.int64) for f in Visits.__dataclass_fields__))
+        return Visits(*(np.zeros(0) for _ in Visits.__dataclass_fields__))
 
 
+_VISIT_DTYPES = {"patient": bool, "channel": np.int8, "outcome": np.int8, "commitment": np.int8}
 COMMITMENT_TEXTS = (None, *vocab.COMMITMENTS, *vocab.PATIENT_COMMITMENTS)
 
 
@@ -787,7 +803,7 @@ def finish_visits(
     # "KQ001" or "KQ001;KQ003": every pair of codes, then a lookup.
     codes = products["product_code"].to_list()
     pairs = [a if b is None else f"{a};{b}" for a in codes for b in [None, *codes]]
-    product_pair = v.product1 * (len(codes) + 1) + v.product2 + 1
+    product_pair = v.product1.astype(np.int64) * (len(codes) + 1) + v.product2 + 1
     return pl.DataFrame(
         {
             "visit_id": day_ids("V", cal, v.day, 7),

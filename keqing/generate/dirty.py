@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from keqing.generate.scales import rng
-from keqing.generate.text import text_column
+from keqing.generate.text import as_text
 
 # What the pipeline should do with each kind (contract sections 2 and 3).
 EXPECTED: dict[str, str] = {
@@ -160,64 +160,60 @@ class Injected:
         return dict(sorted(out.items()))
 
 
-def inject_rows(
-    seed: int, feed: str, frame: pl.DataFrame, days: int, dirty: float, injected: Injected
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Dirty rows of one feed: alter rows of ``frame`` in place (by position) and return the rows to
-    add (duplicates, corrections in later files, master rows moved to the next day).
+@dataclass
+class DirtyRows:
+    """The dirty rows of one feed, as text rows merged into the day files at write time.
 
-    ``frame`` is a prepared frame (``writer.prepare``), sorted by ``_day``; the returned frame keeps
-    that order. Each kind gets an equal share of ``dirty`` of the feed's rows, at least one row.
+    ``replaced`` lists positions of the feed's frame whose row is replaced by a dirty version (or
+    moved to the next day); ``extra`` holds the dirty rows with ``_day``, ``_order`` and ``_dirty``.
     """
+
+    replaced: np.ndarray
+    extra: pl.DataFrame | None
+
+
+def inject_rows(seed: int, feed: str, frame: pl.DataFrame, days: int, dirty: float, injected: Injected) -> DirtyRows:
+    """Choose and make the dirty rows of one feed; ``frame`` (prepared, sorted by ``_day``) is left
+    as it is. Each kind gets an equal share of ``dirty`` of the feed's rows, at least one row."""
     defects = ROW_DEFECTS.get(feed, ())
     if dirty <= 0 or not defects or frame.height == 0:
-        return frame, None
+        return DirtyRows(np.zeros(0, dtype=np.int64), None)
     r = rng(seed, f"dirty:{feed}")
     n_each = max(1, round(dirty * frame.height / len(defects)))
-    touched = {column for _, column in defects if column} | ({"amount"} if feed in ("purchases", "orders") else set())
-    frame = frame.with_columns(text_column(frame, c) for c in sorted(touched))
     day = frame["_day"].to_numpy()
-    order = r.permutation(frame.height)
-    used = np.zeros(frame.height, dtype=bool)
-    marks = np.full(frame.height, -1, dtype=np.int64)
-    kinds = [kind for kind, _ in defects]
+    # Candidates in random order, plenty for every kind; each row gets at most one kind.
+    candidates = r.choice(frame.height, size=min(frame.height, 3 * n_each * len(defects) + 50), replace=False)
+    used = np.zeros(len(candidates), dtype=bool)
+    replaced: list[np.ndarray] = []
     extras: list[pl.DataFrame] = []
-    moved = np.zeros(frame.height, dtype=bool)
-    for code, (kind, column) in enumerate(defects):
-        eligible = ~used[order]
+    for kind, column in defects:
+        eligible = ~used
         if kind == "corrected_id":
-            eligible &= day[order] < days - 1
+            eligible &= day[candidates] < days - 1
         if kind == "late_master":
-            eligible &= (day[order] > 0) & (day[order] < days - 1)
-        rows = np.sort(order[eligible][:n_each])
-        if len(rows) == 0:
+            eligible &= (day[candidates] > 0) & (day[candidates] < days - 1)
+        pick = np.flatnonzero(eligible)[:n_each]
+        if len(pick) == 0:
             continue
-        used[rows] = True
+        used[pick] = True
+        rows = np.sort(candidates[pick])
         injected.add(feed, kind, len(rows))
-        sub = frame[rows].with_columns(_v=pl.Series(r.integers(0, 4, len(rows))), _dirty=pl.lit(kind))
-        if kind == "duplicate_row":
-            extras.append(sub.drop("_v").with_columns(pl.col("_order") + 0.5))
-            continue
-        if kind == "corrected_id":
+        sub = as_text(frame[rows]).with_columns(_dirty=pl.lit(kind, dtype=pl.String))
+        if kind == "duplicate_row":  # right below the original
+            extras.append(sub.with_columns(pl.col("_order") + 0.5))
+        elif kind == "corrected_id":  # sent again in a later day's file, at its end
             later = np.minimum(sub["_day"].to_numpy() + r.integers(1, 6, len(rows)), days - 1)
-            fixed = sub.with_columns(_correct(feed), _day=pl.Series(later), _order=pl.col("_order") + 1e12)
-            extras.append(fixed.drop("_v"))
-            continue
-        if kind == "late_master":
-            extras.append(sub.drop("_v").with_columns(pl.col("_day") + 1))
-            moved[rows] = True
-            continue
-        marks[rows] = code
-        values = sub.select(_altered(kind, feed, column, r, len(rows))).to_series()
-        altered = frame[column].clone()
-        altered.scatter(rows, values)
-        frame = frame.with_columns(altered)
-    labels = pl.Series(kinds, dtype=pl.String).extend_constant(None, 1)
-    frame = frame.with_columns(_dirty=labels.gather(np.where(marks >= 0, marks, len(kinds))))
-    if moved.any():
-        frame = frame.filter(pl.Series(~moved))
-    extra = pl.concat(extras) if extras else None
-    return frame, extra
+            extras.append(sub.with_columns(_correct(feed), _day=pl.Series(later), _order=pl.col("_order") + 1e12))
+        elif kind == "late_master":  # comes with the next day's file
+            replaced.append(rows)
+            extras.append(sub.with_columns(pl.col("_day") + 1))
+        else:
+            replaced.append(rows)
+            variant = pl.Series("_v", r.integers(0, 4, len(rows)))
+            altered = sub.with_columns(variant).with_columns(_altered(kind, feed, column, r, len(rows)).alias(column))
+            extras.append(altered.drop("_v"))
+    positions = np.sort(np.concatenate(replaced)) if replaced else np.zeros(0, dtype=np.int64)
+    return DirtyRows(positions, pl.concat(extras) if extras else None)
 
 
 def _altered(kind: str, feed: str, column: str, r: np.random.Generator, n: int) -> pl.Expr:

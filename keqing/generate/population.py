@@ -15,12 +15,7 @@ import polars as pl
 from keqing.generate import vocab
 from keqing.generate.scales import Calendar, Scale, rng
 
-# Mobile prefixes in use on the mainland (all match 1[3-9]).
-MOBILE_PREFIXES = np.array(
-    [*range(130, 140), 145, 147, *range(150, 154), *range(155, 160), 166, 173, *range(175, 179), *range(180, 190)]
-    + [191, 198, 199],
-    dtype=np.int64,
-)
+MOBILE_PREFIXES = np.array(vocab.MOBILE_PREFIXES, dtype=np.int64)
 
 _SUR = pl.Series([s for s, _, _ in vocab.SURNAMES])
 _SUR_PY = pl.Series([p for _, p, _ in vocab.SURNAMES])

@@ -41,6 +41,14 @@ OFFICES: tuple[tuple[str, str, bool, float], ...] = (
     ("贵阳", "西南", False, 0.8),
 )
 
+# Mainland mobile prefixes in use (all match 1[3-9]).
+# fmt: off
+MOBILE_PREFIXES: tuple[int, ...] = (
+    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 145, 147, 150, 151, 152, 153, 155, 156, 157, 158,
+    159, 166, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 191, 198, 199,
+)
+# fmt: on
+
 # (surname, pinyin, weight per cent of the population, roughly).
 SURNAMES: tuple[tuple[str, str, float], ...] = (
     ("王", "wang", 7.1),

@@ -19,7 +19,7 @@ import xlsxwriter
 
 from keqing.feeds import FEEDS, Kind
 from keqing.generate import vocab
-from keqing.generate.dirty import ROW_DEFECTS, FileStyle, file_style
+from keqing.generate.dirty import ROW_DEFECTS, DirtyRows, FileStyle, file_style
 from keqing.generate.scales import Calendar, rng
 from keqing.generate.text import DATE_FORMAT, DATETIME_FORMAT, MONEY, as_text, text_column
 
@@ -31,7 +31,7 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 def prepare(feed: str, frame: pl.DataFrame) -> pl.DataFrame:
     """The feed's columns in contract order, booleans as 0/1, quantities like ``28`` or ``0.5`` as
-    text, sorted by ``_day``, with ``_order`` (position in the day's file) and ``_dirty``."""
+    text, sorted by ``_day``, with ``_order`` (the row's place in its day's file)."""
     exprs = []
     for col in FEEDS[feed].columns:
         dtype = frame.schema[col.name]
@@ -48,28 +48,34 @@ def prepare(feed: str, frame: pl.DataFrame) -> pl.DataFrame:
         *exprs,
         pl.col("_day").cast(pl.Int64),
         _order=pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64),
-        _dirty=pl.lit(None, dtype=pl.String),
     )
 
 
-def day_slices(frame: pl.DataFrame, extra: pl.DataFrame | None, days: int) -> dict[int, pl.DataFrame]:
-    """The rows of each day: a zero-copy slice of the day-sorted frame, plus that day's extra rows
-    (duplicates, corrections, late master data) merged in by ``_order``."""
-    day = frame["_day"].to_numpy()
-    bounds = np.searchsorted(day, np.arange(days + 1))
-    if len(day) and (day[0] < 0 or bounds[-1] != len(day)):
-        raise ValueError("rows dated outside the range")
-    extras: dict[int, pl.DataFrame] = {}
-    if extra is not None and extra.height:
-        extras = {k[0]: v for k, v in extra.partition_by("_day", as_dict=True).items()}
-    out = {}
-    for d in range(days):
-        part = frame.slice(int(bounds[d]), int(bounds[d + 1] - bounds[d]))
-        if d in extras:
-            part = pl.concat([part, extras[d]]).sort("_order", maintain_order=True)
-        if part.height:
-            out[d] = part
-    return out
+class DayRows:
+    """The rows of each day's file of one feed: a slice of the day-sorted frame, with the dirty rows
+    (as text) merged in by ``_order`` on the days that have some."""
+
+    def __init__(self, frame: pl.DataFrame, dirty: DirtyRows, days: int) -> None:
+        day = frame["_day"].to_numpy()
+        self.bounds = np.searchsorted(day, np.arange(days + 1))
+        if len(day) and (day[0] < 0 or self.bounds[-1] != len(day)):
+            raise ValueError("rows dated outside the range")
+        self.frame, self.replaced = frame, dirty.replaced
+        self.extra: dict[int, pl.DataFrame] = {}
+        if dirty.extra is not None:
+            self.extra = {key[0]: part for key, part in dirty.extra.partition_by("_day", as_dict=True).items()}
+
+    def day(self, d: int) -> pl.DataFrame | None:
+        lo, hi = int(self.bounds[d]), int(self.bounds[d + 1])
+        part = self.frame.slice(lo, hi - lo)
+        gone = self.replaced[(self.replaced >= lo) & (self.replaced < hi)] - lo
+        if d in self.extra or len(gone):
+            keep = np.ones(hi - lo, dtype=bool)
+            keep[gone] = False
+            text = as_text(part).filter(pl.Series(keep)).with_columns(_dirty=pl.lit(None, dtype=pl.String))
+            pieces = [text, self.extra[d]] if d in self.extra else [text]
+            part = pl.concat(pieces).sort("_order", maintain_order=True)
+        return part if part.height else None
 
 
 @dataclass
@@ -87,16 +93,16 @@ def write_day_files(
     folder = out / cal.iso[day]
     written: list[WrittenFile] = []
     dirty_rows: list[dict] = []
-    for feed, by_day in parts.items():
-        frame = by_day.get(day)
+    for feed, rows in parts.items():
+        frame = rows.day(day)
         if frame is None:
             continue
         folder.mkdir(parents=True, exist_ok=True)
         style = file_style(seed, feed, day, frame.height, dirty)
         name = f"{feed}.xlsx" if style.xlsx else f"{feed}.csv"
         rel = f"{cal.iso[day]}/{name}"
-        marks = frame["_dirty"]
-        if marks.null_count() < frame.height:
+        marks = frame["_dirty"] if "_dirty" in frame.columns else None
+        if marks is not None and marks.null_count() < frame.height:
             columns = dict(ROW_DEFECTS.get(feed, ()))
             lines = np.flatnonzero(marks.is_not_null().to_numpy()) + 2  # line 1 is the header
             for line, kind in zip(lines.tolist(), marks.drop_nulls().to_list(), strict=True):
