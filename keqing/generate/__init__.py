@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from keqing.feeds import FEEDS
-from keqing.generate import activity, population, writer
+from keqing.generate import activity, population, visits, writer
 from keqing.generate import dirty as dirty_mod
 from keqing.generate.scales import SCALES, Calendar, Scale
 
@@ -70,15 +70,15 @@ def build_feeds(
     _say(progress, f"purchases: {purchases.height:,} rows")
     rx, grades, first_month = activity.make_rx(seed, cal, customers, products)
     profile = activity.terminal_profile(seed, customers)
-    visits = activity.Visits.concat(
+    made = visits.Visits.concat(
         [
-            activity.rep_visits(seed, cal, staff, customers, products, grades, first_month, profile.vip),
-            activity.callback_calls(seed, cal, staff, patients, purchases),
-            activity.home_visits(seed, cal, staff, patients, products, events),
+            visits.rep_visits(seed, cal, staff, customers, products, grades, first_month, profile.vip),
+            visits.callback_calls(seed, cal, staff, patients, purchases),
+            visits.home_visits(seed, cal, staff, patients, products, events),
         ]
     )
-    visits = activity.finish_visits(cal, visits, staff, customers, patients, products)
-    _say(progress, f"visits: {visits.height:,} rows")
+    visit_feed = visits.finish_visits(cal, made, staff, customers, patients, products)
+    _say(progress, f"visits: {visit_feed.height:,} rows")
     orders = activity.make_orders(seed, cal, customers, products, profile)
     _say(progress, f"orders: {orders.height:,} rows")
 
@@ -89,7 +89,7 @@ def build_feeds(
         "customers": customers,
         "patients": patients,
         "purchases": purchases,
-        "visits": visits,
+        "visits": visit_feed,
         "consults": consults,
         "orders": orders,
         "rx_monthly": rx,

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from keqing.generate import vocab
+from keqing.generate.arrays import ids, pick_or_null, pick_within, split_counts, strs
 from keqing.generate.scales import Calendar, Scale, rng
 
 MOBILE_PREFIXES = np.array(vocab.MOBILE_PREFIXES, dtype=np.int64)
@@ -70,46 +71,6 @@ def unique_phones(r: np.random.Generator, n: int) -> np.ndarray:
         if not dup.any():
             return phones
         phones[dup] = fresh(int(dup.sum()))
-
-
-def strs(values: np.ndarray) -> pl.Series:
-    """A string series from a numpy array (object arrays may hold None for null)."""
-    return pl.Series(values.tolist() if values.dtype == object else values, dtype=pl.String)
-
-
-def pick_or_null(values: pl.Series, index: np.ndarray) -> pl.Series:
-    """``values[index]``, null where ``index`` is -1."""
-    padded = values.extend_constant(None, 1)
-    return padded.gather(np.where(index >= 0, index, len(values)))
-
-
-def ids(prefix: str, numbers: np.ndarray, width: int) -> pl.Series:
-    """String ids with leading zeros, e.g. ``ids("P", [123], 7)`` -> ``P0000123``."""
-    digits = pl.Series(numbers, dtype=pl.Int64).cast(pl.String).str.zfill(width)
-    return (prefix + digits) if prefix else digits
-
-
-def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split ``total`` into integer parts proportional to ``weights`` (largest remainders)."""
-    raw = total * weights / weights.sum()
-    out = np.floor(raw).astype(np.int64)
-    rest = total - out.sum()
-    out[np.argsort(-(raw - out), kind="stable")[:rest]] += 1
-    return out
-
-
-def pick_within(r: np.random.Generator, group_of_item: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """For each entry of ``groups``, a random item whose group equals it (-1 when the group is empty).
-
-    ``group_of_item`` lists the group of each item; items are chosen uniformly within a group.
-    """
-    order = np.argsort(group_of_item, kind="stable")
-    sorted_groups = group_of_item[order]
-    lo = np.searchsorted(sorted_groups, groups, side="left")
-    hi = np.searchsorted(sorted_groups, groups, side="right")
-    count = hi - lo
-    pos = lo + np.floor(r.random(len(groups)) * np.maximum(count, 1)).astype(np.int64)
-    return np.where(count > 0, order[np.minimum(pos, len(order) - 1)], -1)
 
 
 # --------------------------------------------------------------------------------------------------

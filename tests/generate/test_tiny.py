@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from keqing.generate import generate
 from tests.generate.reading import decode, manifest, read_feed, read_raw
 
 
-def test_tiny_generates_well_under_two_seconds(tiny):
-    _, summary = tiny
-    assert summary.elapsed_seconds < 2.0
+def test_tiny_generates_well_under_two_seconds(tmp_path: Path):
+    # CPU time, so that other work on a shared machine does not make the test flaky.
+    began = time.process_time()
+    summary = generate("tiny", tmp_path)
+    assert time.process_time() - began < 2.0
     assert summary.days_written == 31
     assert summary.rows_per_feed["purchases"] > 500
 
