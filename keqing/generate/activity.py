@@ -27,6 +27,7 @@ from keqing.generate.population import (
 from keqing.generate.scales import Calendar, Scale, rng
 
 PURCHASE_CHANNELS = ("store", "consult", "free_clinic", "home_visit", "phone")
+GRADES = ("", "A", "B", "C", "D")  # codes of the grade matrix; "" = no prescription data
 STORE, CONSULT_DESK, FREE_CLINIC_SALE, HOME_VISIT, PHONE = range(5)
 
 

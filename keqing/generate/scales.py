@@ -17,7 +17,7 @@ class Scale:
     offices: int
     staff: int
     customers: int  # all customers, including those who first appear during the range
-    patients: int  # all patients, including those who first appear during the range
+    patients: int  # all patients over the default range (arrivals scale with --days)
     start: date
     days: int
     # Share of the patients who already exist on the first day (the rest arrive over the range).
@@ -67,11 +67,3 @@ class Calendar:
         """The same or next working day of each day index; ``days`` when it falls past the range."""
         day = np.clip(np.asarray(day, dtype=np.int64), 0, self.days)
         return self.next_workday[day]
-
-
-def month_label(month_index: int) -> str:
-    return f"{month_index // 12:04d}-{month_index % 12 + 1:02d}"
-
-
-def month_first_day(month_index: int) -> date:
-    return date(month_index // 12, month_index % 12 + 1, 1)

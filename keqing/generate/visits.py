@@ -25,8 +25,8 @@ VISIT_CHANNELS = ("face", "phone", "home", "sms", "wechat", "meeting")
 FACE, CALL, HOME, SMS, WECHAT, MEETING = range(6)
 OUTCOMES = ("completed", "not_reached", "refused", "rescheduled")
 COMPLETED, NOT_REACHED, REFUSED, RESCHEDULED = range(4)
-GRADES = ("", "A", "B", "C", "D")  # "" = no prescription data
-GRADE_VISITS = np.array([1.0, 4.0, 4.0, 1.0, 0.5])  # weight of a doctor's visits a month by grade
+# Weight of a doctor's visits a month by grade code (activity.GRADES: none, A, B, C, D).
+GRADE_VISITS = np.array([1.0, 4.0, 4.0, 1.0, 0.5])
 
 
 @dataclass
