@@ -1,8 +1,10 @@
 """Dirty input, mixed in deterministically: defects of whole files and of single rows.
 
-Row defects work on the text frames (every column a string, plus ``_day``, ``_order`` and ``_dirty``,
-the kind of defect or null); each chosen row carries one kind. File defects are drawn per file.
-``EXPECTED`` says what the contract asks the pipeline to do with each kind.
+Row defects: chosen rows of a feed are turned into text rows (``_dirty`` names the kind, one kind per
+row) that replace the original in its day's file, or join a file (duplicates, corrections), or move
+to the next day (late master data). File defects (encoding, BOM, headers, column order, an extra
+column, Excel) are drawn per file. ``EXPECTED`` says what the contract asks the pipeline to do with
+each kind; the manifest repeats it.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ FILE_RATES = {
     "extra_column": 0.05,
     "xlsx": 0.05,
 }
-XLSX_MAX_ROWS = 5_000
+XLSX_MAX_ROWS = 2_000
 
 
 @dataclass
@@ -112,6 +114,7 @@ class FileStyle:
 
 
 def file_style(seed: int, feed: str, day: int, rows: int, dirty: float) -> FileStyle:
+    """The style of the file of ``feed`` on ``day``: plain UTF-8 CSV when ``dirty`` is 0."""
     if dirty <= 0:
         return FileStyle()
     u = rng(seed, f"file:{feed}:{day}").random(7)

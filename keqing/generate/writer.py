@@ -1,9 +1,9 @@
 """File writing: one folder per day, CSV by polars, a few Excel workbooks.
 
-Frames stay typed as long as possible and ``write_csv`` formats them: ISO dates, ``YYYY-MM-DD
-HH:MM:SS`` datetimes, money with two decimals, booleans as ``1``/``0``. Only columns that dirty rows
-touch become text (``text.text_column``). Clean files are UTF-8 with the English headers, and no value
-holds a comma, a quote or a line break, so nothing is quoted.
+Frames stay typed and ``write_csv`` formats them: ISO dates, ``YYYY-MM-DD HH:MM:SS`` datetimes,
+money with two decimals, booleans as ``1``/``0``. A day with dirty rows is turned into text (the same
+forms, ``text.as_text``) so the dirty text rows can join it. Clean files are UTF-8 with the English
+headers, and no value holds a comma, a quote or a line break, so nothing is quoted.
 """
 
 from __future__ import annotations
