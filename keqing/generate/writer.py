@@ -8,9 +8,9 @@ headers, and no value holds a comma, a quote or a line break, so nothing is quot
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,6 @@ from keqing.generate.scales import Calendar, rng
 from keqing.generate.text import DATE_FORMAT, DATETIME_FORMAT, MONEY, as_text, text_column
 
 EXTRA_COLUMN = "备注"
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
 def prepare(feed: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -141,48 +138,43 @@ def write_xlsx(path: Path, feed: str, body: pl.DataFrame, day: date) -> None:
     """A real workbook: dates and datetimes as date cells, numbers and clean phones as numbers.
 
     ``body`` is text. Values that do not parse (dirty ones) stay text. Fixed document properties and
-    xlsxwriter's fixed zip entry times keep the bytes the same from run to run.
+    xlsxwriter's fixed zip entry times (``in_memory``) keep the bytes the same from run to run.
     """
     kinds = {c.name: c.kind for c in FEEDS[feed].columns} | {c.chinese: c.kind for c in FEEDS[feed].columns}
-    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    options = {
+        "in_memory": True,
+        "constant_memory": True,
+        "strings_to_numbers": False,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+    }
     workbook = xlsxwriter.Workbook(str(path), options)
     workbook.set_properties({"title": feed, "author": "keqing", "created": datetime.combine(day, time(22, 30))})
     sheet = workbook.add_worksheet(feed)
-    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
-    datetime_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    sheet.write_row(0, 0, body.columns)
+    date_cell = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    datetime_cell = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    # Per column: the text, the typed value where the text parses (else None), how to write it.
+    columns = []
     for j, name in enumerate(body.columns):
-        kind = kinds.get(name, Kind.TEXT)
-        for i, v in enumerate(body[name].to_list(), start=1):
-            if v is None or v == "":
-                continue
-            if kind == Kind.DATE and (d := _parse(v, _ISO_DATE)) is not None:
-                sheet.write_datetime(i, j, d, date_format)
-            elif kind == Kind.DATETIME and (d := _parse(v, _ISO_DATETIME)) is not None:
-                sheet.write_datetime(i, j, d, datetime_format)
-            elif kind == Kind.PHONE and _PHONE.match(v):
-                sheet.write_number(i, j, int(v))
-            elif kind in (Kind.INT, Kind.DECIMAL, Kind.BOOL) and _is_number(v):
-                sheet.write_number(i, j, float(v) if "." in v else int(v))
-            else:
-                sheet.write_string(i, j, v)
+        text, kind = body[name], kinds.get(name, Kind.TEXT)
+        typed, write = None, sheet.write_number
+        if kind == Kind.DATE:
+            typed = text.str.strptime(pl.Date, DATE_FORMAT, strict=False)
+            write = partial(sheet.write_datetime, cell_format=date_cell)
+        elif kind == Kind.DATETIME:
+            typed = text.str.strptime(pl.Datetime, DATETIME_FORMAT, strict=False)
+            write = partial(sheet.write_datetime, cell_format=datetime_cell)
+        elif kind == Kind.PHONE:
+            typed = text.str.extract(r"^(1[3-9]\d{9})$").cast(pl.Int64)
+        elif kind in (Kind.INT, Kind.DECIMAL, Kind.BOOL):
+            typed = text.cast(pl.Float64, strict=False)
+        columns.append((text.to_list(), None if typed is None else typed.to_list(), write))
         sheet.set_column(j, j, 20 if kind in (Kind.DATETIME, Kind.PHONE) else 12)
+    sheet.write_row(0, 0, body.columns)
+    for i in range(body.height):
+        for j, (text, typed, write) in enumerate(columns):
+            if typed is not None and typed[i] is not None:
+                write(i + 1, j, typed[i])
+            elif text[i]:
+                sheet.write_string(i + 1, j, text[i])
     workbook.close()
-
-
-def _parse(v: str, pattern: re.Pattern) -> datetime | None:
-    """An ISO date or datetime, or None when the text is not a real one (e.g. 2026-02-30)."""
-    if not pattern.match(v):
-        return None
-    try:
-        return datetime.fromisoformat(v)
-    except ValueError:
-        return None
-
-
-def _is_number(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
