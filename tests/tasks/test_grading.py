@@ -6,71 +6,17 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.db import frame_schema, get_engine, insert_frame, read_frame, upsert_frame
+from keqing.db import get_engine, upsert_frame
 from keqing.rules import Rules
-from models import FEED_MODELS, Base
+from models import FEED_MODELS
 from tasks.grading import plan_visits, read_grading_inputs, update_grades
-from tests.keqing.grading.frames import customer, customers, orders, rx, staff, visit, visits
+from tests.keqing.grading.frames import RUN, rx, seed_database, table
 
-RUN = dt.date(2026, 11, 23)
 LATER = dt.date(2026, 12, 7)
 
 
-def table(settings, name: str, order_by: str | None = None) -> pl.DataFrame:
-    """A table with typed columns (dates as dates on SQLite too)."""
-    sql = f"SELECT * FROM {name}" + (f" ORDER BY {order_by}" if order_by else "")
-    return read_frame(get_engine(settings.database_url), sql, frame_schema(Base.metadata.tables[name]))
-
-
-def _load(settings, feed: str, frame: pl.DataFrame) -> None:
-    lineage = frame.with_columns(
-        pl.lit(1).alias("source_file_id"), pl.int_range(pl.len()).cast(pl.Int64).alias("source_line")
-    )
-    with get_engine(settings.database_url).begin() as conn:
-        insert_frame(conn, FEED_MODELS[feed].__table__, lineage)
-
-
-def _seed(settings) -> None:
-    people = staff(
-        ("S1", "rep", "M1", "GEN", True), ("S3", "rep", "M1", "GEN", False), ("M1", "manager", None, None, True)
-    )
-    _load(
-        settings, "staff", people.with_columns(pl.col("staff_id").alias("name"), pl.lit("x@example.com").alias("email"))
-    )
-    cust = customers(
-        customer("D1"),
-        customer("D2", institution="H2"),
-        customer("T1", kind="terminal", institution="药店", department=None),
-        customer("O1", owner="S3"),
-    )
-    _load(settings, "customers", cust.with_columns(pl.col("customer_id").alias("name")))
-    months = ("2026-08", "2026-09", "2026-10")
-    _load(
-        settings,
-        "rx_monthly",
-        rx(*((m, "D1", 40, 120) for m in months), ("2026-11", "D2", 99, 999)),  # November: not complete yet
-    )
-    _load(
-        settings,
-        "orders",
-        orders(("T1", 300.0, dt.date(2026, 6, 1)), ("T1", 900.0, RUN)).with_columns(
-            pl.Series("order_id", ["OR1", "OR2"]), pl.lit("PR01").alias("product_code"), pl.lit(1).alias("quantity")
-        ),
-    )
-    _load(
-        settings,
-        "visits",
-        visits(
-            visit("D1", dt.date(2026, 11, 2), next_visit=RUN),
-            visit("D2", dt.date(2026, 11, 3)),
-            visit("D2", RUN, hour=8),  # on run_date: after the cutoff
-            visit("P1", dt.date(2026, 11, 3), target_type="patient"),  # not a customer
-        ),
-    )
-
-
 def test_grades_history_and_lists_are_idempotent_per_run_date(settings):
-    _seed(settings)
+    seed_database(settings)
     rules = Rules()
     inputs = read_grading_inputs.fn(settings, RUN, rules)
     assert inputs.rx["month"].unique().sort().to_list() == [dt.date(2026, m, 1) for m in (8, 9, 10)]
@@ -131,3 +77,12 @@ def test_grades_history_and_lists_are_idempotent_per_run_date(settings):
     assert table(settings, "rep_attainment")["run_date"].n_unique() == 1
     plan_visits.fn(settings, later, changed.grades, rules, LATER)
     assert table(settings, "rep_attainment")["run_date"].n_unique() == 2
+
+
+def test_an_empty_database_grades_nothing_and_plans_nothing(settings):
+    rules = Rules()
+    inputs = read_grading_inputs.fn(settings, RUN, rules)
+    graded = update_grades.fn(settings, inputs, rules, RUN)
+    assert graded.summary["customers"] == 0 and graded.summary["rx_window"] == []
+    summary = plan_visits.fn(settings, inputs, graded.grades, rules, RUN)
+    assert (summary["targets"], summary["attainment_rows"], summary["orphan_customers"]) == (0, 0, 0)

@@ -1,10 +1,15 @@
-"""Typed input frames for the grading tests, with the columns the tasks read from the database."""
+"""Typed input frames for the grading tests, and a small book of feed rows to seed a test database."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import polars as pl
+
+from keqing.db import frame_schema, get_engine, insert_frame, read_frame
+from models import FEED_MODELS, Base
+
+RUN = dt.date(2026, 11, 23)  # a Monday
 
 CUSTOMERS = {
     "customer_id": pl.String,
@@ -137,4 +142,61 @@ def grades(*rows: tuple) -> pl.DataFrame:
             for r in rows
         ],
         schema=GRADES,
+    )
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def table(settings, name: str, order_by: str | None = None) -> pl.DataFrame:
+    """A table with typed columns (dates as dates on SQLite too)."""
+    sql = f"SELECT * FROM {name}" + (f" ORDER BY {order_by}" if order_by else "")
+    return read_frame(get_engine(settings.database_url), sql, frame_schema(Base.metadata.tables[name]))
+
+
+def load_feed(settings, feed: str, frame: pl.DataFrame) -> None:
+    lineage = frame.with_columns(
+        pl.lit(1).alias("source_file_id"), pl.int_range(pl.len()).cast(pl.Int64).alias("source_line")
+    )
+    with get_engine(settings.database_url).begin() as conn:
+        insert_frame(conn, FEED_MODELS[feed].__table__, lineage)
+
+
+def seed_database(settings) -> None:
+    """A small book in the feed tables: S1 (active) and S3 (left) with four customers, rx, orders, visits."""
+    people = staff(
+        ("S1", "rep", "M1", "GEN", True), ("S3", "rep", "M1", "GEN", False), ("M1", "manager", None, None, True)
+    )
+    load_feed(
+        settings, "staff", people.with_columns(pl.col("staff_id").alias("name"), pl.lit("x@example.com").alias("email"))
+    )
+    cust = customers(
+        customer("D1"),
+        customer("D2", institution="H2"),
+        customer("T1", kind="terminal", institution="药店", department=None),
+        customer("O1", owner="S3"),
+    )
+    load_feed(settings, "customers", cust.with_columns(pl.col("customer_id").alias("name")))
+    months = ("2026-08", "2026-09", "2026-10")
+    load_feed(
+        settings,
+        "rx_monthly",
+        rx(*((m, "D1", 40, 120) for m in months), ("2026-11", "D2", 99, 999)),  # November: not complete yet
+    )
+    load_feed(
+        settings,
+        "orders",
+        orders(("T1", 300.0, dt.date(2026, 6, 1)), ("T1", 900.0, RUN)).with_columns(
+            pl.Series("order_id", ["OR1", "OR2"]), pl.lit("PR01").alias("product_code"), pl.lit(1).alias("quantity")
+        ),
+    )
+    load_feed(
+        settings,
+        "visits",
+        visits(
+            visit("D1", dt.date(2026, 11, 2), next_visit=RUN),
+            visit("D2", dt.date(2026, 11, 3)),
+            visit("D2", RUN, hour=8),  # on run_date: after the cutoff
+            visit("P1", dt.date(2026, 11, 3), target_type="patient"),  # not a customer
+        ),
     )
