@@ -142,6 +142,9 @@ class VisitRules(_Section):
     # Working days between two visits to the same customer when the remaining visits of the month are
     # spread out (4 a month = about one a week); 1 = back-to-back days.
     spacing_workdays: PositiveInt = 5
+    # Visits older than this many months before the cutoff are not read (the visits table grows forever);
+    # a last visit before that shows as none. Must cover the quarter: at least 3.
+    lookback_months: Annotated[int, Field(ge=3)] = 12
 
     @model_validator(mode="after")
     def _all_grades(self) -> VisitRules:

@@ -26,6 +26,7 @@ from keqing.grading import (
     history_changes,
     orphan_customers,
     rep_attainment,
+    visit_facts,
     visit_targets,
 )
 from keqing.grading.attainment import active_owners
@@ -98,11 +99,13 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
     rx_cols = ("month", "customer_id", "product_code", "our_rx", "market_rx")
     sql, schema = _select(rx_table, rx_cols)
     rx = read_frame(engine, f"{sql} WHERE month >= '{first.isoformat()}' AND month < '{month_start(run_date)}'", schema)
-    since = add_months(cutoff, -rules.grading.vip_months)
+    vip_since = add_months(cutoff, -rules.grading.vip_months)
     sql, schema = _select(orders_table, ("customer_id", "amount", "order_date", "kind"))
-    orders = read_frame(engine, f"{sql} WHERE order_date > '{since}' AND order_date <= '{cutoff}'", schema)
+    orders = read_frame(engine, f"{sql} WHERE order_date > '{vip_since}' AND order_date <= '{cutoff}'", schema)
     sql, schema = _select(Visit.__table__, VISIT_COLUMNS)
-    visits = read_frame(engine, f"{sql} WHERE target_type = 'customer' AND visit_at < '{run_date}'", schema)
+    since = Periods.for_run(run_date).visits_since(rules.visits.lookback_months)
+    where = f"target_type = 'customer' AND visit_at >= '{since}' AND visit_at < '{run_date}'"
+    visits = read_frame(engine, f"{sql} WHERE {where}", schema)
     sql, schema = _select(Customer.__table__, CUSTOMER_COLUMNS)
     customers = read_frame(engine, sql, schema)
     sql, schema = _select(Staff.__table__, STAFF_COLUMNS)
@@ -176,8 +179,9 @@ def plan_visits(
     """Attainment to date, today's visit targets per rep and the customers of inactive staff."""
     periods = Periods.for_run(run_date)
     c, s, v = inputs.customers, inputs.staff, inputs.visits
-    attainment = rep_attainment(c, grades, s, v, periods, rules)
-    due = due_today(c, grades, v, periods, rules)
+    facts = visit_facts(v, c, periods, rules)
+    attainment = rep_attainment(c, grades, s, v, periods, rules, facts=facts)
+    due = due_today(c, grades, v, periods, rules, facts=facts)
     targets = visit_targets(c, grades, s, v, periods, rules, due=due)
     orphans = orphan_customers(due, s)
     with get_engine(settings.database_url).begin() as conn:

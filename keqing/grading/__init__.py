@@ -3,7 +3,7 @@
 Pure functions over Polars frames; ``tasks/grading.py`` reads their inputs and writes their outputs.
 """
 
-from keqing.grading.attainment import customer_standards, rep_attainment
+from keqing.grading.attainment import VisitFacts, customer_standards, rep_attainment, visit_facts
 from keqing.grading.grades import STRATEGY, grade_customers, vip_terminals
 from keqing.grading.history import apply_changes, grade_movements, history_changes
 from keqing.grading.periods import Periods
@@ -12,6 +12,7 @@ from keqing.grading.targets import due_today, orphan_customers, visit_targets
 __all__ = [
     "STRATEGY",
     "Periods",
+    "VisitFacts",
     "apply_changes",
     "customer_standards",
     "due_today",
@@ -21,5 +22,6 @@ __all__ = [
     "orphan_customers",
     "rep_attainment",
     "vip_terminals",
+    "visit_facts",
     "visit_targets",
 ]

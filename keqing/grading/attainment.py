@@ -13,6 +13,7 @@ What counts as a visit (decisions where the contract is silent, see docs/grading
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -83,48 +84,95 @@ def customer_standards(customers: pl.DataFrame, grades: pl.DataFrame, rules: Rul
     )
 
 
-def completed_customer_visits(visits: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
-    """Completed visits to customers up to the cutoff: staff_id, customer_id, day, channel."""
-    return (
-        visits.filter(pl.col("target_type") == "customer")
-        .filter(pl.col("outcome").fill_null("completed") == "completed")
-        .with_columns(pl.col("visit_at").dt.date().alias("day"))
-        .filter(pl.col("day") <= cutoff)
-        .select("staff_id", pl.col("target_id").alias("customer_id"), "day", "channel")
-    )
+@dataclass(frozen=True)
+class VisitFacts:
+    """What the stage needs from the visits, computed once per run (the visits are the big input).
+
+    ``last``: per customer, ``last_visit_date`` (last counted visit) and ``next_visit_date`` (the
+    commitment of its latest visit record carrying one, any outcome, by anyone). ``counted``: counted
+    visits since the report quarter's start, one per customer and day. ``calls``: completed calls in
+    ``call_channels`` by any staff member to any customer since the report month's start, one per
+    staff member, customer and day.
+    """
+
+    last: pl.DataFrame
+    counted: pl.DataFrame
+    calls: pl.DataFrame
 
 
-def counted_visits(completed: pl.DataFrame, customers: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """The visits that count towards each customer's standard: customer_id, day (one per day)."""
+def visit_facts(visits: pl.DataFrame, customers: pl.DataFrame, periods: Periods, rules: Rules) -> VisitFacts:
+    """Visits to customers in the ``lookback_months`` up to the cutoff, reduced to ``VisitFacts``.
+
+    Rows are filtered before they are joined or grouped (the visits are by far the largest input).
+    """
     v = rules.visits
+    before_run = dt.datetime.combine(periods.run_date, dt.time())
+    since = dt.datetime.combine(periods.visits_since(v.lookback_months), dt.time())
+    completed = pl.col("outcome") == "completed"
+    base = (
+        visits.lazy()
+        .filter(
+            (pl.col("target_type") == "customer") & (pl.col("visit_at") < before_run) & (pl.col("visit_at") >= since)
+        )
+        .select(
+            "staff_id",
+            pl.col("target_id").alias("customer_id"),
+            "visit_at",
+            "channel",
+            pl.col("outcome").fill_null("completed"),
+            "next_visit_date",
+        )
+    )
+    # The commitment of each customer's latest visit record that carries one (any outcome, by anyone).
+    commitments = (
+        base.filter(pl.col("next_visit_date").is_not_null())
+        .group_by("customer_id")
+        .agg(pl.col("next_visit_date").sort_by("visit_at").last())
+    )
+    # Counted visits: completed, in the customer kind's channels, by the owner (or anyone).
     is_terminal = pl.col("kind") == "terminal"
-    channel_ok = pl.when(is_terminal).then(pl.col("channel").is_in(v.contact_channels))
-    channel_ok = channel_ok.otherwise(pl.col("channel").is_in(v.call_channels))
-    joined = completed.join(customers.select("customer_id", "kind", "owner_staff_id"), on="customer_id", how="inner")
+    channel_ok = (
+        pl.when(is_terminal)
+        .then(pl.col("channel").is_in(v.contact_channels))
+        .otherwise(pl.col("channel").is_in(v.call_channels))
+    )
     if v.count_visits_by == "owner":
-        joined = joined.filter(pl.col("staff_id") == pl.col("owner_staff_id"))
-    return joined.filter(channel_ok).select("customer_id", "day").unique()
+        channel_ok = channel_ok & (pl.col("staff_id") == pl.col("owner_staff_id"))
+    counted = (
+        base.filter(completed & pl.col("channel").is_in(set(v.call_channels) | set(v.contact_channels)))
+        .select("staff_id", "customer_id", "channel", pl.col("visit_at").dt.date().alias("day"))
+        .join(customers.lazy().select("customer_id", "kind", "owner_staff_id"), on="customer_id", how="inner")
+        .filter(channel_ok)
+        .select("customer_id", "day")
+    )
+    last = counted.group_by("customer_id").agg(pl.col("day").max().alias("last_visit_date"))
+    counted_days = counted.filter(pl.col("day") >= periods.report_quarter_start).unique()
+    calls = (
+        base.filter(
+            completed
+            & pl.col("channel").is_in(v.call_channels)
+            & (pl.col("visit_at") >= dt.datetime.combine(periods.report_month_start, dt.time()))
+        )
+        .select("staff_id", "customer_id", pl.col("visit_at").dt.date().alias("day"))
+        .unique()
+    )
+    last_df, commitments_df, counted_df, calls_df = pl.collect_all([last, commitments, counted_days, calls])
+    facts_last = last_df.join(commitments_df, on="customer_id", how="full", coalesce=True)
+    return VisitFacts(last=facts_last, counted=counted_df, calls=calls_df)
 
 
-def visit_stats(counted: pl.DataFrame, month_start: dt.date, quarter_start: dt.date) -> pl.DataFrame:
-    """Per customer: visits this month and quarter (from those starts on) and the last visit date."""
-    return counted.group_by("customer_id").agg(
+def visit_stats(facts: VisitFacts, month_start: dt.date, quarter_start: dt.date) -> pl.DataFrame:
+    """Per customer: counted visits this month and quarter (from those starts on) and the last visit date."""
+    counts = facts.counted.group_by("customer_id").agg(
         (pl.col("day") >= month_start).sum().cast(pl.Int64).alias("month_visits"),
         (pl.col("day") >= quarter_start).sum().cast(pl.Int64).alias("quarter_visits"),
-        pl.col("day").max().alias("last_visit_date"),
     )
+    return facts.last.select("customer_id", "last_visit_date").join(counts, on="customer_id", how="full", coalesce=True)
 
 
-def rep_calls(completed: pl.DataFrame, start: dt.date, rules: Rules) -> pl.DataFrame:
-    """Calls per staff member since ``start``: completed calls to any customer in ``call_channels``
-    (one per customer and day), the numerator of calls per field working day."""
-    return (
-        completed.filter((pl.col("day") >= start) & pl.col("channel").is_in(rules.visits.call_channels))
-        .select("staff_id", "customer_id", "day")
-        .unique()
-        .group_by("staff_id")
-        .agg(pl.len().cast(pl.Int64).alias("calls"))
-    )
+def rep_calls(facts: VisitFacts) -> pl.DataFrame:
+    """Calls per staff member this (report) month: the numerator of calls per field working day."""
+    return facts.calls.group_by("staff_id").agg(pl.len().cast(pl.Int64).alias("calls"))
 
 
 def active_owners(staff: pl.DataFrame, rules: Rules) -> pl.DataFrame:
@@ -170,6 +218,7 @@ def rep_attainment(
     visits: pl.DataFrame,
     periods: Periods,
     rules: Rules,
+    facts: VisitFacts | None = None,
 ) -> pl.DataFrame:
     """Month-to-date attainment of every active owner, per grade and in total (grade ``ALL``).
 
@@ -177,11 +226,10 @@ def rep_attainment(
     standard), so a fifth visit to an A doctor does not make up for a missed B; coverage = customers
     visited at least once / customers of the grade (month and quarter to date); calls per field
     working day = calls this month / field working days from the 1st to the cutoff, against the
-    rep's daily plan (12, ONC 10).
+    rep's daily plan (12, ONC 10). ``facts`` is ``visit_facts(...)`` when the caller has it already.
     """
-    completed = completed_customer_visits(visits, periods.cutoff)
-    counted = counted_visits(completed, customers, rules)
-    stats = visit_stats(counted, periods.report_month_start, periods.report_quarter_start)
+    facts = facts or visit_facts(visits, customers, periods, rules)
+    stats = visit_stats(facts, periods.report_month_start, periods.report_quarter_start)
     standards = customer_standards(customers, grades, rules)
     owners = active_owners(staff, rules)
     book = (
@@ -222,7 +270,7 @@ def rep_attainment(
         pl.col("customers", "visits_required", "visits_done", "visits_credited").fill_null(0),
         pl.col("customers_visited_month", "customers_visited_quarter").fill_null(0),
     )
-    calls = rep_calls(completed, periods.report_month_start, rules)
+    calls = rep_calls(facts)
     days = periods.report_days_so_far
     return (
         rows.join(reps.select("staff_id", "office_code", "team", "daily_plan"), on="staff_id", how="inner")

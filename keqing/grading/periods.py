@@ -64,6 +64,10 @@ class Periods:
     report_days_so_far: int  # field working days from the report month's start to the cutoff
     report_days_in_month: int
 
+    def visits_since(self, lookback_months: int) -> dt.date:
+        """The first day of visits read: ``lookback_months`` before the cutoff (never after the report quarter)."""
+        return min(add_months(self.cutoff, -lookback_months) + dt.timedelta(days=1), self.report_quarter_start)
+
     @classmethod
     def for_run(cls, run_date: dt.date) -> Periods:
         cutoff = cutoff_for(run_date)

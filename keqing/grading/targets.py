@@ -22,13 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from keqing.grading.attainment import (
-    active_owners,
-    completed_customer_visits,
-    counted_visits,
-    customer_standards,
-    visit_stats,
-)
+from keqing.grading.attainment import VisitFacts, active_owners, customer_standards, visit_facts, visit_stats
 from keqing.grading.grades import STRATEGY, TERMINAL, VIP
 from keqing.grading.periods import Periods
 from keqing.rules import Rules
@@ -72,20 +66,13 @@ ORPHANS_SCHEMA = {
 MANAGER_LEVELS = 5
 
 
-def appointments(visits: pl.DataFrame, periods: Periods) -> pl.DataFrame:
-    """Customers whose latest visit record with a next_visit_date (any outcome, by anyone, up to the
-    cutoff) commits to run_date: customer_id."""
-    dated = visits.filter(
-        (pl.col("target_type") == "customer")
-        & pl.col("next_visit_date").is_not_null()
-        & (pl.col("visit_at").dt.date() <= periods.cutoff)
-    )
-    latest = dated.sort("visit_at", "visit_id").group_by("target_id").agg(pl.col("next_visit_date").last())
-    return latest.filter(pl.col("next_visit_date") == periods.run_date).select(pl.col("target_id").alias("customer_id"))
-
-
 def due_today(
-    customers: pl.DataFrame, grades: pl.DataFrame, visits: pl.DataFrame, periods: Periods, rules: Rules
+    customers: pl.DataFrame,
+    grades: pl.DataFrame,
+    visits: pl.DataFrame,
+    periods: Periods,
+    rules: Rules,
+    facts: VisitFacts | None = None,
 ) -> pl.DataFrame:
     """Every customer with its figures for today and its reason (null when nothing is due).
 
@@ -93,12 +80,13 @@ def due_today(
     is_kol, standard, visits_this_month, quarter_visits, last_visit_date, reason, channel, priority_code,
     slack and grade_rank (the sort keys).
     """
-    completed = completed_customer_visits(visits, periods.cutoff)
-    stats = visit_stats(
-        counted_visits(completed, customers, rules), periods.plan_month_start, periods.plan_quarter_start
-    )
+    facts = facts or visit_facts(visits, customers, periods, rules)
+    stats = visit_stats(facts, periods.plan_month_start, periods.plan_quarter_start)
     standards = customer_standards(customers, grades, rules)
-    appointed = appointments(visits, periods).with_columns(pl.lit(True).alias("appointed"))
+    # An appointment: the latest visit record carrying a next_visit_date commits to run_date.
+    appointed = facts.last.select(
+        "customer_id", (pl.col("next_visit_date") == periods.run_date).fill_null(False).alias("appointed")
+    )
     base = (
         customers.select("customer_id", "kind", "owner_staff_id", "office_code", "institution", "department")
         .join(grades.select("customer_id", "grade", "nine_box", "is_kol"), on="customer_id")

@@ -193,3 +193,20 @@ def test_customers_of_inactive_staff_go_to_the_nearest_active_manager():
         ("S1", "M1"),
         ("S5", "M3"),
     ]
+
+
+def test_visits_are_read_back_twelve_months_from_the_cutoff():
+    cust = customers(customer("A1"), customer("A2"))
+    gr = grades(("A1", "doctor", "A", "A1"), ("A2", "doctor", "A", "A1"))
+    seen = visits(
+        visit("A1", dt.date(2025, 11, 23)),  # cutoff 22 Nov 2026 - 12 months + 1 day: the first day read
+        visit("A2", dt.date(2025, 11, 22)),  # a day earlier: not read, as if never seen
+    )
+    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules())
+    assert due.select("customer_id", "last_visit_date").sort("customer_id").rows() == [
+        ("A1", dt.date(2025, 11, 23)),
+        ("A2", None),
+    ]
+    longer = rules_from_mapping({"visits": {"lookback_months": 13}})
+    due = due_today(cust, gr, seen, Periods.for_run(RUN), longer)
+    assert due.filter(customer_id="A2")["last_visit_date"].to_list() == [dt.date(2025, 11, 22)]
