@@ -60,7 +60,6 @@ class Periods:
     report_quarter_start: dt.date
     is_workday: bool  # run_date is a field working day
     workdays_left: int  # field working days from run_date to the end of its month, run_date included
-    workdays_left_quarter: int  # the same to the end of its quarter
     report_days_so_far: int  # field working days from the report month's start to the cutoff
     report_days_in_month: int
 
@@ -85,7 +84,6 @@ class Periods:
             report_quarter_start=quarter_start(cutoff),
             is_workday=bool(days_left) and days_left[0] == run_date,
             workdays_left=len(days_left),
-            workdays_left_quarter=len(workdays(run_date, quarter_end(run_date))),
             report_days_so_far=len(workdays(month_start(cutoff), cutoff)),
             report_days_in_month=len(workdays(month_start(cutoff), month_end(cutoff))),
         )

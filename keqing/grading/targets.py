@@ -7,12 +7,12 @@ A customer's reason for today, in the contract's priority order (one reason per 
 2. ``frequency``: the visits still missing this month (standard - visits so far) no longer fit into the
    month's remaining field working days at ``spacing_workdays`` apart unless the first is today;
 3. ``coverage``: not visited this month (quarter) while the rep's coverage of that grade this month
-   (quarter) is below the standard;
+   (quarter) is below the standard; only as many as the rep needs to reach it, longest unseen first;
 4. ``vip_contact``: a VIP terminal without its contact this month; then, also as ``coverage`` but with
    channel ``phone``, a terminal without its phone contact this quarter.
 
 Each rep gets at most the daily plan (12, ONC 10) in that order; within a reason the most urgent come
-first (least slack; grade A, B, C, U, N, D; not seen this quarter; longest since the last visit). The
+first (least slack; grade A, B, C, U, N, D, V, T; not seen this quarter; longest since the last visit). The
 chosen customers are then laid out as a route: institutions, and departments within them, in the
 order of their most urgent customer, so an appointment's institution opens the day. On a day that is
 not a field working day only appointments are listed.
