@@ -247,15 +247,36 @@ def _adbc_connect(engine: Engine) -> Any:
 
 
 def _plain_arrow(table: Any) -> Any:
-    """Replace extension columns by their storage (ADBC returns PostgreSQL ``numeric`` as opaque text)."""
+    """Arrow extension columns as their storage: ADBC's PostgreSQL driver returns NUMERIC (money) as an
+    opaque extension over decimal strings, which Polars cannot cast; the schema cast then parses them."""
     import pyarrow as pa
 
-    columns = []
-    for column in table.columns:
-        if isinstance(column.type, pa.BaseExtensionType):
-            column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=column.type.storage_type)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
+    for index, field in enumerate(table.schema):
+        if isinstance(field.type, pa.BaseExtensionType):
+            column = table.column(index)
+            storage = pa.chunked_array([chunk.storage for chunk in column.chunks], type=field.type.storage_type)
+            table = table.set_column(index, field.name, storage)
+    return table
+
+
+def _adbc_safe(engine: Engine) -> bool:
+    """Whether ``engine``'s database may be read through ADBC now.
+
+    ADBC links its own SQLite library. Two SQLite libraries with the same file open in one process
+    break each other's POSIX locks: the ADBC connection, believing itself the last one, checkpoints
+    and deletes the WAL under the open pysqlite connections, which then read stale data or fail with
+    "disk I/O error". So on SQLite, ADBC reads only after the engine's pooled connections are closed,
+    and never while one is checked out (the read then goes through pysqlite).
+    """
+    if engine.url.get_backend_name() != "sqlite":
+        return True
+    if engine.url.database in (None, "", ":memory:"):
+        return False
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is not None and checked_out() > 0:
+        return False
+    engine.dispose()
+    return True
 
 
 def read_frame(
@@ -270,9 +291,7 @@ def read_frame(
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     else:
         sql = query
-    if isinstance(bind, Engine) and not (
-        bind.url.get_backend_name() == "sqlite" and bind.url.database in (None, "", ":memory:")
-    ):
+    if isinstance(bind, Engine) and _adbc_safe(bind):
         with _adbc_connect(bind) as adbc, adbc.cursor() as cur:
             cur.execute(sql)
             df = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))

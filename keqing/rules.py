@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 Share = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 CallbackReason = Literal["overdue", "expiring", "consult", "lapsed", "cadence", "holiday"]
+VisitChannel = Literal["face", "phone", "home", "sms", "wechat", "meeting"]
+Channels = Annotated[tuple[VisitChannel, ...], Field(min_length=1)]
 
 
 class _Section(BaseModel):
@@ -75,6 +77,9 @@ class GradingRules(_Section):
     medium_support_rx: Annotated[float, Field(ge=0)] = 10
     vip_share: Share = 0.2  # terminals: top 20% by order amount over 12 months within an office
     vip_months: PositiveInt = 12
+    # A doctor's average is over the window months in which the doctor has rx rows ("skip"), or over
+    # all the window's months with missing ones as 0 ("zero").
+    missing_months: Literal["skip", "zero"] = "skip"
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> GradingRules:
@@ -123,6 +128,23 @@ class VisitRules(_Section):
     daily_plan_by_team: dict[str, PositiveInt] = Field(default_factory=lambda: {"ONC": 10})
     vip_contacts_per_month: PositiveInt = 1
     terminal_phone_contacts_per_quarter: PositiveInt = 1
+    # Non-prescribers' coverage (seed 001: 院办领导/药剂科主任/库管.. monthly >= 50%, quarterly >= 80%).
+    nonprescriber_monthly_coverage: Share = 0.5
+    nonprescriber_quarterly_coverage: Share = 0.8
+    # A doctor without rx data yet (grade U) is visited to the standard of this grade.
+    ungraded_standard: Literal["A", "B", "C", "D"] = "C"
+    # Channels that count as a call (拜访) on doctors and non-prescribers; terminals' contacts (VIP monthly,
+    # every terminal quarterly by phone) count any of contact_channels.
+    call_channels: Channels = ("face", "meeting")
+    contact_channels: Channels = ("face", "phone", "wechat", "meeting")
+    # Whose completed visits count towards a customer's standard: only its owning rep's, or anyone's.
+    count_visits_by: Literal["owner", "anyone"] = "owner"
+    # Working days between two visits to the same customer when the remaining visits of the month are
+    # spread out (4 a month = about one a week); 1 = back-to-back days.
+    spacing_workdays: PositiveInt = 5
+    # Visits older than this many months before the cutoff are not read (the visits table grows forever);
+    # a last visit before that shows as none. Must cover the quarter: at least 3.
+    lookback_months: Annotated[int, Field(ge=3)] = 12
 
     @model_validator(mode="after")
     def _all_grades(self) -> VisitRules:

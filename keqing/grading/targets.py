@@ -1,0 +1,235 @@
+"""Today's visit targets per rep (拜访计划), and the customers of inactive staff for their managers.
+
+A customer's reason for today, in the contract's priority order (one reason per customer):
+
+1. ``appointment``: the customer's latest visit record carrying a ``next_visit_date`` set it to run_date
+   (made by anyone: the commitment is the customer's, so it follows the customer to its owner);
+2. ``frequency``: the visits still missing this month (standard - visits so far) no longer fit into the
+   month's remaining field working days at ``spacing_workdays`` apart unless the first is today;
+3. ``coverage``: not visited this month (quarter) while the rep's coverage of that grade this month
+   (quarter) is below the standard; only as many as the rep needs to reach it, longest unseen first;
+4. ``vip_contact``: a VIP terminal without its contact this month; then, also as ``coverage`` but with
+   channel ``phone``, a terminal without its phone contact this quarter.
+
+Each rep gets at most the daily plan (12, ONC 10) in that order; within a reason the most urgent come
+first (least slack; grade A, B, C, U, N, D, V, T; not seen this quarter; longest since the last visit). The
+chosen customers are then laid out as a route: institutions, and departments within them, in the
+order of their most urgent customer, so an appointment's institution opens the day. On a day that is
+not a field working day only appointments are listed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from keqing.grading.attainment import VisitFacts, active_owners, customer_standards, visit_facts, visit_stats
+from keqing.grading.grades import STRATEGY, TERMINAL, VIP
+from keqing.grading.periods import Periods
+from keqing.rules import Rules
+
+REASONS = ("appointment", "frequency", "coverage", "vip_contact", "coverage")  # by priority code 0..4
+GRADE_ORDER = ("A", "B", "C", "U", "N", "D", VIP, TERMINAL)
+
+TARGETS_SCHEMA = {
+    "staff_id": pl.String,
+    "rank": pl.Int64,  # position on today's route
+    "priority": pl.Int64,  # position by urgency (1 = most urgent)
+    "customer_id": pl.String,
+    "reason": pl.String,
+    "channel": pl.String,  # face, or phone for a terminal's quarterly phone contact
+    "grade": pl.String,
+    "nine_box": pl.String,
+    "is_kol": pl.Boolean,
+    "strategy": pl.String,
+    "visits_this_month": pl.Int64,
+    "standard": pl.Int64,
+    "last_visit_date": pl.Date,
+    "institution": pl.String,
+    "department": pl.String,
+    "office_code": pl.String,
+}
+ORPHANS_SCHEMA = {
+    "customer_id": pl.String,
+    "former_staff_id": pl.String,
+    "manager_id": pl.String,
+    "office_code": pl.String,
+    "grade": pl.String,
+    "nine_box": pl.String,
+    "is_kol": pl.Boolean,
+    "reason": pl.String,  # what today would have held for the customer, or null
+    "visits_this_month": pl.Int64,
+    "standard": pl.Int64,
+    "last_visit_date": pl.Date,
+    "institution": pl.String,
+    "department": pl.String,
+}
+MANAGER_LEVELS = 5
+
+
+def due_today(
+    customers: pl.DataFrame,
+    grades: pl.DataFrame,
+    visits: pl.DataFrame,
+    periods: Periods,
+    rules: Rules,
+    facts: VisitFacts | None = None,
+) -> pl.DataFrame:
+    """Every customer with its figures for today and its reason (null when nothing is due).
+
+    Columns: customer_id, owner_staff_id, office_code, institution, department, grade, nine_box,
+    is_kol, standard, visits_this_month, quarter_visits, last_visit_date, reason, channel, priority_code,
+    slack and grade_rank (the sort keys).
+    """
+    facts = facts or visit_facts(visits, customers, periods, rules)
+    stats = visit_stats(facts, periods.plan_month_start, periods.plan_quarter_start)
+    standards = customer_standards(customers, grades, rules)
+    # An appointment: the latest visit record carrying a next_visit_date commits to run_date.
+    appointed = facts.last.select(
+        "customer_id", (pl.col("next_visit_date") == periods.run_date).fill_null(False).alias("appointed")
+    )
+    base = (
+        customers.select("customer_id", "kind", "owner_staff_id", "office_code", "institution", "department")
+        .join(grades.select("customer_id", "grade", "nine_box", "is_kol"), on="customer_id")
+        .join(standards, on="customer_id")
+        .join(stats, on="customer_id", how="left")
+        .join(appointed, on="customer_id", how="left")
+        .with_columns(pl.col("month_visits", "quarter_visits").fill_null(0), pl.col("appointed").fill_null(False))
+    )
+    remaining = (pl.col("standard") - pl.col("month_visits")).clip(lower_bound=0)
+    days_needed = (remaining - 1) * rules.visits.spacing_workdays + 1
+    # Slack: working days the first visit can still wait (negative: behind already).
+    slack = pl.lit(periods.workdays_left - 1) - days_needed
+    is_terminal = pl.col("kind") == "terminal"
+    frequency = ~is_terminal & (remaining > 0) & (slack < 0)
+    # Coverage gaps: as many unvisited customers of a grade as the rep still needs to reach the grade's
+    # coverage standard this month (quarter), longest unseen first.
+    base = base.sort("owner_staff_id", "grade", "quarter_visits", "last_visit_date", "customer_id", nulls_last=False)
+    coverage = ~is_terminal & (
+        _gap(pl.col("month_visits") == 0, pl.col("std_monthly_coverage"))
+        | _gap(pl.col("quarter_visits") == 0, pl.col("std_quarterly_coverage"))
+    )
+    vip = (pl.col("grade") == VIP) & (pl.col("month_visits") < pl.col("standard"))
+    quarterly = is_terminal & (pl.col("quarter_visits") < pl.col("quarter_standard"))
+    code = pl.when(pl.col("appointed")).then(pl.lit(0))
+    if periods.is_workday:
+        code = code.when(frequency).then(pl.lit(1)).when(coverage).then(pl.lit(2)).when(vip).then(pl.lit(3))
+        code = code.when(quarterly).then(pl.lit(4))
+    grade_rank = pl.col("grade").replace_strict(
+        {g: i for i, g in enumerate(GRADE_ORDER)}, default=len(GRADE_ORDER), return_dtype=pl.Int64
+    )
+    return base.with_columns(
+        code.cast(pl.Int64).alias("priority_code"),
+        pl.when(frequency).then(slack).otherwise(0).cast(pl.Int64).alias("slack"),
+        grade_rank.alias("grade_rank"),
+    ).select(
+        "customer_id",
+        "owner_staff_id",
+        "office_code",
+        "institution",
+        "department",
+        "grade",
+        "nine_box",
+        "is_kol",
+        "standard",
+        pl.col("month_visits").alias("visits_this_month"),
+        "quarter_visits",
+        "last_visit_date",
+        pl.col("priority_code").replace_strict(dict(enumerate(REASONS)), default=None).alias("reason"),
+        pl.when(pl.col("priority_code") == 4).then(pl.lit("phone")).otherwise(pl.lit("face")).alias("channel"),
+        "priority_code",
+        "slack",
+        "grade_rank",
+    )
+
+
+def _gap(unvisited: pl.Expr, standard: pl.Expr) -> pl.Expr:
+    """Within each (owner, grade), in the frame's order: the first unvisited customers, as many as are
+    needed to bring coverage up to ``standard`` (ceil(standard x customers) - visited)."""
+    group = ["owner_staff_id", "grade"]
+    required = (standard * pl.len().over(group)).round(9).ceil()
+    visited = (~unvisited).sum().over(group)
+    order = unvisited.cast(pl.Int64).cum_sum().over(group)
+    return unvisited & (order <= required - visited)
+
+
+_URGENCY = ["priority_code", "slack", "grade_rank", "quarter_visits", "last_visit_date", "customer_id"]
+
+
+def visit_targets(
+    customers: pl.DataFrame,
+    grades: pl.DataFrame,
+    staff: pl.DataFrame,
+    visits: pl.DataFrame,
+    periods: Periods,
+    rules: Rules,
+    due: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Today's list per active owner: at most the daily plan, by urgency, laid out as a route.
+
+    ``due`` is ``due_today(...)`` when the caller has it already.
+    """
+    if due is None:
+        due = due_today(customers, grades, visits, periods, rules)
+    owners = active_owners(staff, rules).select(pl.col("staff_id").alias("owner_staff_id"), "daily_plan")
+    chosen = (
+        due.filter(pl.col("priority_code").is_not_null())
+        .join(owners, on="owner_staff_id", how="inner")
+        .sort(_URGENCY, nulls_last=[False] * len(_URGENCY))
+        .with_columns((pl.int_range(pl.len()).over("owner_staff_id") + 1).cast(pl.Int64).alias("priority"))
+        .filter(pl.col("priority") <= pl.col("daily_plan"))
+    )
+    inst_key = pl.col("priority").min().over("owner_staff_id", "institution")
+    dept_key = pl.col("priority").min().over("owner_staff_id", "institution", "department")
+    routed = chosen.with_columns(inst_key.alias("_inst"), dept_key.alias("_dept")).sort(
+        "owner_staff_id", "_inst", "_dept", "priority"
+    )
+    return (
+        routed.with_columns(
+            (pl.int_range(pl.len()).over("owner_staff_id") + 1).cast(pl.Int64).alias("rank"),
+            pl.col("grade").replace_strict(STRATEGY, default=None).alias("strategy"),
+        )
+        .rename({"owner_staff_id": "staff_id"})
+        .select(list(TARGETS_SCHEMA))
+        .cast(TARGETS_SCHEMA)
+    )
+
+
+def managers_of(staff: pl.DataFrame, staff_ids: pl.DataFrame) -> pl.DataFrame:
+    """The nearest active manager up the ``manager_id`` chain of each staff_id (null if there is none
+    within five levels): staff_id, manager_id."""
+    links = staff.select("staff_id", pl.col("manager_id").alias("next"))
+    active = staff.filter(pl.col("active").fill_null(True))["staff_id"].implode()
+    current = (
+        staff_ids.select("staff_id")
+        .unique()
+        .join(links, on="staff_id", how="left")
+        .select("staff_id", pl.col("next").alias("candidate"), pl.lit(None, dtype=pl.String).alias("manager_id"))
+    )
+    for _ in range(MANAGER_LEVELS):
+        current = current.with_columns(
+            pl.when(pl.col("candidate").is_in(active))
+            .then(pl.col("candidate"))
+            .otherwise(pl.col("manager_id"))
+            .alias("manager_id")
+        )
+        current = (
+            current.join(links.rename({"staff_id": "candidate"}), on="candidate", how="left")
+            .with_columns(pl.when(pl.col("manager_id").is_null()).then(pl.col("next")).alias("candidate"))
+            .drop("next")
+        )
+    return current.select("staff_id", "manager_id")
+
+
+def orphan_customers(due: pl.DataFrame, staff: pl.DataFrame) -> pl.DataFrame:
+    """Customers whose owner is inactive (or unknown), for the owner's nearest active manager, with what
+    today would have held for them (``reason``), so none is lost while they wait for a new owner."""
+    active = staff.filter(pl.col("active").fill_null(True)).select(pl.col("staff_id").alias("owner_staff_id"))
+    orphans = due.join(active, on="owner_staff_id", how="anti")
+    managers = managers_of(staff, orphans.select(pl.col("owner_staff_id").alias("staff_id")))
+    return (
+        orphans.join(managers.rename({"staff_id": "owner_staff_id"}), on="owner_staff_id", how="left")
+        .rename({"owner_staff_id": "former_staff_id"})
+        .select(list(ORPHANS_SCHEMA))
+        .cast(ORPHANS_SCHEMA)
+        .sort("manager_id", "former_staff_id", "customer_id", nulls_last=True)
+    )

@@ -1,0 +1,49 @@
+"""read_frame through ADBC: SQLite reads after SQLAlchemy writes in one process, PostgreSQL NUMERIC columns."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from keqing.db import make_engine, read_frame
+
+
+def test_adbc_reads_between_pysqlite_writes_are_fresh_and_leave_the_file_sound(tmp_path):
+    path = tmp_path / "two_libraries.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert read_frame(engine, "SELECT count(*) AS n FROM t").item() == 1
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+    # Before the fix this read 1 row: ADBC's own SQLite had deleted the WAL under the pooled connection.
+    assert read_frame(engine, "SELECT count(*) AS n FROM t").item() == 2
+    with engine.connect() as held:  # a checked-out connection: the read goes through pysqlite
+        held.exec_driver_sql("SELECT 1")
+        assert read_frame(engine, "SELECT count(*) AS n FROM t").item() == 2
+    engine.dispose()
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (2,)
+
+
+@pytest.mark.postgres
+def test_postgres_numeric_through_adbc_becomes_float(postgres_admin):
+    import uuid
+
+    import polars as pl
+
+    name = f"keqing_num_{uuid.uuid4().hex[:8]}"
+    with postgres_admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        sql = "SELECT 12.34::numeric(14,2) AS amount, 'x' AS id"
+        frame = read_frame(engine, sql, {"amount": pl.Float64(), "id": pl.String()})
+        assert frame.rows() == [(12.34, "x")]
+    finally:
+        engine.dispose()
+        with postgres_admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,88 @@
+"""Grading tasks against SQLite and PostgreSQL: cutoff filtering in SQL, idempotent history and per-run_date tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from keqing.db import get_engine, upsert_frame
+from keqing.rules import Rules
+from models import FEED_MODELS
+from tasks.grading import plan_visits, read_grading_inputs, update_grades
+from tests.keqing.grading.frames import RUN, rx, seed_database, table
+
+LATER = dt.date(2026, 12, 7)
+
+
+def test_grades_history_and_lists_are_idempotent_per_run_date(settings):
+    seed_database(settings)
+    rules = Rules()
+    inputs = read_grading_inputs.fn(settings, RUN, rules)
+    assert inputs.rx["month"].unique().sort().to_list() == [dt.date(2026, m, 1) for m in (8, 9, 10)]
+    assert inputs.orders["amount"].to_list() == [300.0]
+    assert sorted(inputs.visits["target_id"].to_list()) == ["D1", "D2"]
+    assert inputs.visits["visit_at"].dtype == pl.Datetime("us")
+
+    graded = update_grades.fn(settings, inputs, rules, RUN)
+    assert graded.summary["by_grade"] == {"A": 1, "U": 2, "V": 1}
+    assert graded.summary["rx_window"] == ["2026-08", "2026-09", "2026-10"]
+    history = table(settings, "customer_grades", order_by="customer_id, valid_from")
+    assert history.select("customer_id", "grade", "nine_box", "potential").rows() == [
+        ("D1", "A", "A1", 120.0),
+        ("D2", "U", None, None),
+        ("O1", "U", None, None),
+        ("T1", "V", None, None),
+    ]
+    summary = plan_visits.fn(settings, inputs, graded.grades, rules, RUN)
+    first_targets = table(settings, "visit_targets", order_by="staff_id, rank")
+
+    # A rerun of the same run_date changes nothing and duplicates nothing.
+    again = update_grades.fn(settings, inputs, rules, RUN)
+    assert again.summary["history_rows_opened"] == 0 and again.summary["history_rows_closed_or_merged"] == 0
+    assert table(settings, "customer_grades", order_by="customer_id, valid_from").equals(history)
+    assert plan_visits.fn(settings, inputs, graded.grades, rules, RUN) == summary
+    assert table(settings, "visit_targets", order_by="staff_id, rank").equals(first_targets)
+    assert first_targets.select("rank", "customer_id", "reason").rows()[0] == (1, "D1", "appointment")
+    assert table(settings, "orphan_customers")[["customer_id", "former_staff_id", "manager_id"]].rows() == [
+        ("O1", "S3", "M1")
+    ]
+    movements = table(settings, "grade_movements", order_by="scope, scope_id, dimension, to_value")
+    assert movements.filter(pl.col("scope") == "office", pl.col("dimension") == "grade")[
+        ["from_value", "to_value", "customers"]
+    ].rows() == [(None, "A", 1), (None, "U", 2), (None, "V", 1)]
+
+    # November's rx arrives: D2 becomes graded on 7 December, exactly one new row for it and D1 unchanged.
+    with get_engine(settings.database_url).begin() as conn:
+        upsert_frame(
+            conn,
+            FEED_MODELS["rx_monthly"].__table__,
+            rx(("2026-11", "D1", 40, 120)).with_columns(
+                pl.lit(2).alias("source_file_id"), pl.lit(1).alias("source_line")
+            ),
+            ("month", "customer_id", "product_code"),
+        )
+    later = read_grading_inputs.fn(settings, LATER, rules)
+    changed = update_grades.fn(settings, later, rules, LATER)
+    assert changed.summary["history_rows_opened"] == 1
+    history = table(settings, "customer_grades", order_by="customer_id, valid_from")
+    assert history.select("customer_id", "valid_from", "valid_to", "grade", "nine_box").rows() == [
+        ("D1", RUN, None, "A", "A1"),
+        ("D2", RUN, LATER, "U", None),
+        ("D2", LATER, None, "A", "A1"),  # (99 x 1 our, 999 x 1 market) over its one month
+        ("O1", RUN, None, "U", None),
+        ("T1", RUN, None, "V", None),
+    ]
+    # Both run dates keep their own rows.
+    assert table(settings, "rep_attainment")["run_date"].n_unique() == 1
+    plan_visits.fn(settings, later, changed.grades, rules, LATER)
+    assert table(settings, "rep_attainment")["run_date"].n_unique() == 2
+
+
+def test_an_empty_database_grades_nothing_and_plans_nothing(settings):
+    rules = Rules()
+    inputs = read_grading_inputs.fn(settings, RUN, rules)
+    graded = update_grades.fn(settings, inputs, rules, RUN)
+    assert graded.summary["customers"] == 0 and graded.summary["rx_window"] == []
+    summary = plan_visits.fn(settings, inputs, graded.grades, rules, RUN)
+    assert (summary["targets"], summary["attainment_rows"], summary["orphan_customers"]) == (0, 0, 0)
