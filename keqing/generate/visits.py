@@ -113,7 +113,8 @@ def rep_visits(
         works = (rd_day >= s_day[reps[slot]]) & (r.random(len(slot)) >= 0.04) & has_customers[slot]
         slot, rd_day = slot[works], rd_day[works]
         want = target[reps[slot]] + r.choice([-2, -1, 0, 1], len(slot))
-        # Weighted draws with replacement (twice over), then the first distinct ``want`` of them.
+        # Weighted draws with replacement (about twice what is needed), then ``want`` of the
+        # distinct customers drawn, in random order.
         draws = want * 2 + 4
         d_rd = np.repeat(np.arange(len(slot)), draws)
         s = slot[d_rd]
