@@ -170,15 +170,18 @@ def generate(
         raise typer.BadParameter("choose tiny, small, medium or large", param_hint="--scale")
     if not 0 <= dirty <= 0.5:
         raise typer.BadParameter("a share between 0 and 0.5", param_hint="--dirty")
-    summary = run_generate(
-        scale,
-        out,
-        seed=seed,
-        start=_parse_date(start, "--start"),
-        days=days,
-        dirty=dirty,
-        progress=lambda line: typer.echo(f"  {line}", err=True),
-    )
+    try:
+        summary = run_generate(
+            scale,
+            out,
+            seed=seed,
+            start=_parse_date(start, "--start"),
+            days=days,
+            dirty=dirty,
+            progress=lambda line: typer.echo(f"  {line}", err=True),
+        )
+    except FileExistsError as exc:
+        _fail(str(exc))
     typer.echo(
         f"wrote {summary.files_written} file(s) for {summary.days_written} day(s) to {out} "
         f"in {summary.elapsed_seconds:.1f}s"
