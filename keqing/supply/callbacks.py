@@ -364,18 +364,23 @@ def callback_list(
     the ones within the day's capacity (the rest wait for the next working day).
 
     ``consults``: consult_calls of run_date. ``assignments``: callback_assignments. One entry per
-    patient (the highest-priority call; ties: earlier due date, earlier expiry, product code) and
-    per consult. Order on a list: priority, then (overdue calls) never tried since due before
-    tried longest ago, due date, expiry date, patient_id / consult_id.
+    patient: its most urgent outstanding call (ties: earlier due date, earlier expiry, product
+    code), and one per consult. On a day off only patients with a call falling due that day or a
+    holiday greeting are listed. Order on a list: priority, then (overdue calls) never tried since
+    due before tried longest ago, due date, expiry date, patient_id / consult_id.
     """
     by_patient, by_consult = assignments
     seed = injective_seed(by_patient["patient_id"]) if seed is None else seed
-    calls = patient_calls(state, contacts, run_date, rules, seed)
-    if not is_workday(run_date):
-        calls = calls.filter("due_today")
     calls = pl.concat(
-        [calls.select(list(CALL_COLUMNS)), greeting_calls(state, contacts, run_date, seed).select(list(CALL_COLUMNS))]
+        [
+            patient_calls(state, contacts, run_date, rules, seed).select(list(CALL_COLUMNS)),
+            greeting_calls(state, contacts, run_date, seed).select(list(CALL_COLUMNS)),
+        ]
     ).with_columns(_priority(rules).alias("priority"))
+    calls = _with_key(calls, seed)
+    if not is_workday(run_date):
+        # A day off lists the patients with a call falling due that day (or a greeting); carry-over waits.
+        calls = calls.join(calls.filter("due_today").select("_pk").unique(), on="_pk", how="semi")
     best_first = _pack(
         (pl.col("priority"), 4),
         (_day_or(pl.col("due_date"), 0), _DAY_BITS),
@@ -383,8 +388,7 @@ def callback_list(
         (_product_rank(calls["product_code"]), _PRODUCT_BITS),
     )
     per_patient = (
-        _with_key(calls, seed)
-        .sort(best_first)
+        calls.sort(best_first)
         .filter(pl.col("_pk").is_first_distinct())
         .join(_with_key(by_patient, seed).drop("patient_id"), on="_pk", how="inner")
         .with_columns(
