@@ -3,5 +3,28 @@
 from models.base import Base
 from models.feeds import FEED_MODELS
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+from models.supply import (
+    SUPPLY_MODELS,
+    CallbackEntry,
+    ExpiryEntry,
+    ExpiryTarget,
+    HomeVisitPatient,
+    HomeVisitPlan,
+    PatientSupply,
+)
 
-__all__ = ["FEED_MODELS", "Base", "InboxPath", "IngestFile", "QuarantineRow", "Run"]
+__all__ = [
+    "FEED_MODELS",
+    "SUPPLY_MODELS",
+    "Base",
+    "CallbackEntry",
+    "ExpiryEntry",
+    "ExpiryTarget",
+    "HomeVisitPatient",
+    "HomeVisitPlan",
+    "InboxPath",
+    "IngestFile",
+    "PatientSupply",
+    "QuarantineRow",
+    "Run",
+]
