@@ -79,10 +79,14 @@ def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResult
     consults = consult_calls(inputs.consults, run_date, rules)
     seed = injective_seed(inputs.patients["patient_id"])  # u64 keys for patient ids, checked collision-free
     by_patient, by_consult = callback_assignments(state, consults, inputs.patients, inputs.staff, rules, seed)
-    patient_supply = state.drop("gid").join(
-        by_patient.drop("informed").rename({"staff_id": "callback_staff_id", "staff_auto": "callback_staff_auto"}),
-        on="patient_id",
-        how="inner",
+    patient_supply = (
+        state.drop("gid")
+        .rename({"pdc": "pdc_180"})
+        .join(
+            by_patient.drop("informed").rename({"staff_id": "callback_staff_id", "staff_auto": "callback_staff_auto"}),
+            on="patient_id",
+            how="inner",
+        )
     )
     entries = expiry_list(cov, run_date).join(
         by_patient.select("patient_id", "office_code", pl.col("staff_id").alias("callback_staff_id")),
