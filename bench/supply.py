@@ -78,6 +78,7 @@ def synthetic(patients: int, purchases: int, run_date: dt.date, seed: int = 7) -
     staff_ids = staff["staff_id"]
     patient_ids = ids("P", np.arange(patients), 7)
     is_rural = rural[p_office]
+    village = p_office * 50 + rng.integers(0, 50, patients)
     patients_df = pl.DataFrame(
         {
             "patient_id": patient_ids,
@@ -85,8 +86,8 @@ def synthetic(patients: int, purchases: int, run_date: dt.date, seed: int = 7) -
             "callback_staff_id": where(rng.random(patients) > 0.1, staff_ids.gather(cb_pick)),
             "home_visit_staff_id": where(is_rural, staff_ids.gather(hv_pick)),
             "informed": pl.Series(rng.choice([True, False], patients, p=[0.88, 0.12])),
-            "village": where(is_rural, ids("村", p_office * 50 + rng.integers(0, 50, patients), 6)),
-            "township": where(is_rural, ids("镇", p_office * 5 + rng.integers(0, 5, patients), 5)),
+            "village": where(is_rural, ids("村", village, 6)),
+            "township": where(is_rural, ids("镇", village // 10, 5)),  # 10 villages a township
         }
     )
 

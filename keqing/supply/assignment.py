@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from keqing.rules import Rules
-from keqing.supply.frames import position_in_runs
+from keqing.supply.frames import injective_seed, key, position_in_runs
 
 STAFF_SCHEMA = {"staff_id": pl.String, "role": pl.String, "office_code": pl.String, "active": pl.Boolean}
 
@@ -37,20 +37,25 @@ def assign_staff(
     """``items`` (office_code, requested_staff_id, the ``order_by`` columns, anything else) plus
     ``staff_id`` (who works it) and ``staff_auto`` (true when the pool policy chose that person)."""
     pool = staff_pool(staff, role)
-    checked = items.join(
-        pool.with_columns(pl.lit(True).alias("_valid")),
-        left_on=["requested_staff_id", "office_code"],
-        right_on=["staff_id", "office_code"],
-        how="left",
-    ).with_columns(pl.col("_valid").fill_null(False))
+    # A lookup by hashed staff id (a few thousand staff, a million items); the id itself is compared too.
+    seed = injective_seed(pool["staff_id"])
+    hashed = key("requested_staff_id", seed)
+    same_id = hashed.replace_strict(
+        dict(zip(pool["staff_id"].hash(seed), pool["staff_id"], strict=True)), default=None, return_dtype=pl.String
+    )
+    same_office = hashed.replace_strict(
+        dict(zip(pool["staff_id"].hash(seed), pool["office_code"], strict=True)), default=None, return_dtype=pl.String
+    )
+    valid = ((same_id == pl.col("requested_staff_id")) & (same_office == pl.col("office_code"))).fill_null(False)
+    checked = items.with_columns(valid.alias("_valid"), hashed.alias("_h"))
     kept = checked.filter("_valid").with_columns(
         pl.col("requested_staff_id").alias("staff_id"), pl.lit(False).alias("staff_auto")
     )
     pooled = checked.filter(~pl.col("_valid")).sort("office_code", *order_by, nulls_last=True)
     pooled = pooled.with_columns(position_in_runs("office_code").alias("_slot"))
-    loads = pool.join(
-        kept.group_by(pl.col("staff_id")).agg(pl.len().cast(pl.Int64).alias("_load")), on="staff_id", how="left"
-    ).with_columns(pl.col("_load").fill_null(0))
+    counts = kept.group_by("_h").agg(pl.len().cast(pl.Int64).alias("_load"))
+    loads = pool.with_columns(key("staff_id", seed).alias("_h")).join(counts, on="_h", how="left")
+    loads = loads.select("staff_id", "office_code", pl.col("_load").fill_null(0))
     if rules.callbacks.unassigned_policy == "round_robin":
         chosen = _join_round_robin(pooled, _round_robin_slots(loads))
     else:

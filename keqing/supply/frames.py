@@ -34,6 +34,8 @@ def injective_seed(ids: pl.Series) -> int:
 
     ``ids`` should be distinct already (a primary key); duplicates are removed first otherwise.
     """
+    if ids.len() == 0:
+        return 1
     for attempt in range(2):
         values = ids if attempt == 0 else ids.unique()
         for seed in range(1, 9):

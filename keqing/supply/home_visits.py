@@ -35,6 +35,7 @@ EVENT_PURCHASES_SCHEMA = {
     "event_id": pl.String,
 }
 VILLAGE = ["event_id", "township", "village"]
+_SHIFT = 1 << 24  # packs (count, value) pairs with values below 16.7 million (boxes, product ranks)
 PLAN_COLUMNS = {
     "plan_no": pl.Int32,
     "staff_id": pl.String,
@@ -94,26 +95,38 @@ def village_runs_out(
 def _runs_out(sales: pl.DataFrame, villages: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
     first_sale = sales.group_by("_v").agg(pl.col("purchase_date").min().alias("_first"))
     event_date = villages.join(first_sale, on="_v").group_by("event_id").agg(pl.col("_first").min().alias("event_date"))
+    # "Largest count, then ..." picks as the maximum of a packed integer per village (no sort of the groups).
+    codes = sorted(products["product_code"].to_list())
+    rank = pl.col("product_code").replace_strict(
+        {c: i for i, c in enumerate(codes)}, default=None, return_dtype=pl.Int64
+    )
     product = (
         sales.group_by("_v", "product_code")
         .agg(pl.col("boxes").sum().alias("_sold"))
-        .sort("_sold", "product_code", descending=[True, False])
-        .unique("_v", keep="first", maintain_order=True)
-        .select("_v", "product_code")
+        .group_by("_v")
+        .agg((pl.col("_sold") * _SHIFT + (_SHIFT - 1 - rank)).max().alias("_best"))  # most boxes, then first code
+        .select("_v", (_SHIFT - 1 - pl.col("_best") % _SHIFT).alias("_rank"))
+        .with_columns(
+            pl.col("_rank").replace_strict(dict(enumerate(codes)), return_dtype=pl.String).alias("product_code")
+        )
+        .drop("_rank")
     )
     quantities = sales.group_by("_v", "_pk").agg(pl.col("boxes").sum())
-    mode = (
+    per_village = (
         quantities.group_by("_v", "boxes")
-        .agg(pl.len().alias("_buyers"))
-        .sort("_buyers", "boxes", descending=True)
-        .unique("_v", keep="first", maintain_order=True)
-        .select("_v", "boxes")
+        .agg(pl.len().cast(pl.Int64).alias("_buyers"))
+        .group_by("_v")
+        .agg(
+            (pl.col("_buyers") * _SHIFT + pl.col("boxes"))
+            .max()
+            .alias("_mode"),  # most buyers, then the larger quantity
+            pl.col("_buyers").sum().cast(pl.Int32).alias("buyers"),
+        )
+        .select("_v", (pl.col("_mode") % _SHIFT).alias("boxes"), "buyers")
     )
-    buyers = quantities.group_by("_v").agg(pl.len().cast(pl.Int32).alias("buyers"))
     groups = (
-        villages.join(mode, on="_v")
+        villages.join(per_village, on="_v")
         .join(product, on="_v")
-        .join(buyers, on="_v")
         .join(event_date, on="event_id", how="inner", nulls_equal=True)
     )
     return (

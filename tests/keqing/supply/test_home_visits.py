@@ -82,3 +82,41 @@ def test_buyers_without_a_usable_worker_go_to_their_office_pool():
         (None, "OF3", "己村", d("2026-11-11"), 1),
     ]
     assert members.rows() == [(1, "W1"), (1, "W3"), (2, "W2"), (3, "W4")]
+
+
+def test_the_days_per_box_are_those_of_the_product_the_village_bought_most_of():
+    # 甲村 bought 6 boxes of PR07 and 4 of PR10 at EV5: the most common quantity (2 boxes) lasts 2 x 7 days.
+    # 乙村 bought 4 boxes of each: the tie goes to the first product code, PR07 again.
+    sales = event_purchases(
+        ("X1", "PR07", 2, "2026-11-02", "EV5"),
+        ("X2", "PR07", 2, "2026-11-02", "EV5"),
+        ("X3", "PR07", 2, "2026-11-02", "EV5"),
+        ("X4", "PR10", 4, "2026-11-02", "EV5"),
+        ("Y1", "PR10", 4, "2026-11-02", "EV5"),
+        ("Y2", "PR07", 4, "2026-11-02", "EV5"),
+    )
+    people = patients(
+        *[(p, "OF2", None, True, "甲村", "临安镇", "H1") for p in ("X1", "X2", "X3", "X4")],
+        *[(p, "OF2", None, True, "乙村", "临安镇", "H1") for p in ("Y1", "Y2")],
+    )
+    runs_out = village_runs_out(sales, PRODUCTS, people, d("2026-11-03"))
+    assert runs_out.select("village", "product_code", "boxes", "buyers", "run_out_date").sort("village").rows() == [
+        ("乙村", "PR07", 4, 2, d("2026-11-29")),  # 4 x 7 = 28 days from 11-02
+        ("甲村", "PR07", 2, 4, d("2026-11-15")),  # 2 x 7 = 14 days from 11-02
+    ]
+
+
+def test_a_run_keeps_the_visits_of_the_next_fourteen_days():
+    # Three boxes of PR10 from Monday 2026-11-02 run out on Tuesday 12-01.
+    sales = event_purchases(("Z1", "PR10", 3, "2026-11-02", "EV6"))
+    people = patients(("Z1", "OF2", None, True, "庚村", "临安镇", "H1"))
+    horizon = {
+        run: home_visit_plan(sales, PRODUCTS, people, STAFF, d(run), Rules())[0]["visit_date"].to_list()
+        for run in ("2026-11-17", "2026-11-18", "2026-12-01", "2026-12-02")
+    }
+    assert horizon == {
+        "2026-11-17": [],  # 12-01 is 14 days ahead: outside run_date .. run_date + 13
+        "2026-11-18": [d("2026-12-01")],
+        "2026-12-01": [d("2026-12-01")],
+        "2026-12-02": [],
+    }
