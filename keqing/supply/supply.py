@@ -29,19 +29,6 @@ PURCHASES_SCHEMA = {
     "boxes": pl.Int64,
     "purchase_date": pl.Date,
 }
-PRODUCTS_SCHEMA = {"product_code": pl.String, "units_per_box": pl.Float64, "daily_units": pl.Float64}
-
-SUPPLY_SCHEMA = {
-    "patient_id": pl.String,
-    "product_code": pl.String,
-    "first_purchase_date": pl.Date,
-    "last_purchase_date": pl.Date,
-    "last_boxes": pl.Int64,
-    "expiry_date": pl.Date,
-    "days_left": pl.Int32,
-    "status": pl.String,
-}
-
 _DAY_BITS = 16  # the day inside the hashed sort key: 65,536 days (179 years) of history
 # Rounding guard for floor(): 0.7 / 0.1 is 6.999999999999999 in binary floating point.
 _EPS = 1e-9
