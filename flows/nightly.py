@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 
 from flows.grading import grading
 from flows.ingest import ingest
+from flows.supply import supply
 from keqing.clock import shanghai_today
 from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
@@ -62,6 +63,7 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
             with held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
                 summary["ingest"] = ingest(settings, rules, run_date)
             summary["grading"] = grading(settings, rules, run_date)
+            summary["supply"] = supply(settings, rules, run_date)
         except BaseException as exc:
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise

@@ -58,7 +58,8 @@ class CallbackRules(_Section):
 
 
 class HomeVisitRules(_Section):
-    max_visits_per_day: PositiveInt = 10
+    max_visits_per_day: PositiveInt = 10  # households a home-visit worker visits a day (seed 000: 5-10)
+    plan_days: PositiveInt = 14  # home_visit_plan keeps the visits of run_date and the next days
 
 
 class AdherenceRules(_Section):

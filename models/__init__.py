@@ -4,15 +4,31 @@ from models.base import Base
 from models.feeds import FEED_MODELS
 from models.grading import CustomerGrade, GradeMovement, OrphanCustomer, RepAttainment, VisitTarget
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+from models.supply import (
+    SUPPLY_MODELS,
+    CallbackEntry,
+    ExpiryEntry,
+    ExpiryTarget,
+    HomeVisitPatient,
+    HomeVisitPlan,
+    PatientSupply,
+)
 
 __all__ = [
     "FEED_MODELS",
+    "SUPPLY_MODELS",
     "Base",
+    "CallbackEntry",
     "CustomerGrade",
+    "ExpiryEntry",
+    "ExpiryTarget",
     "GradeMovement",
+    "HomeVisitPatient",
+    "HomeVisitPlan",
     "InboxPath",
     "IngestFile",
     "OrphanCustomer",
+    "PatientSupply",
     "QuarantineRow",
     "RepAttainment",
     "Run",

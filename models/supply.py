@@ -1,0 +1,145 @@
+"""Results of the supply stage (到期与回访), rendered by the email stage.
+
+Ids only: names, phones, diseases and contact persons stay in ``patients`` and ``consults`` and are
+joined at render time. Units: days, boxes, shares 0..1. ``run_date`` is the run that wrote a row.
+
+- ``patient_supply``: a snapshot per patient and product, replaced by every run.
+- ``expiry_list``: the expiry list (到期名单) of a month as the latest run that computed it saw it
+  (a run writes its month and the next one).
+- ``expiry_targets``, ``callback_list``, ``home_visit_plan``, ``home_visit_patients``: per run_date,
+  replaced when that run_date is run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+from models.feeds import Id
+
+
+class PatientSupply(Base):
+    """Supply state of a patient and product on the run date (the latest run's snapshot)."""
+
+    __tablename__ = "patient_supply"
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    product_code: Mapped[str] = mapped_column(Id, primary_key=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    office_code: Mapped[str] = mapped_column(Id)
+    callback_staff_id: Mapped[str | None] = mapped_column(Id)  # who calls: the feed's, or the office pool's
+    callback_staff_auto: Mapped[bool] = mapped_column(Boolean)  # true when the pool policy chose the nurse
+    first_purchase_date: Mapped[dt.date] = mapped_column(Date)
+    last_purchase_date: Mapped[dt.date] = mapped_column(Date)
+    last_boxes: Mapped[int] = mapped_column(Integer)  # boxes bought on the last purchase date
+    expiry_date: Mapped[dt.date] = mapped_column(Date)  # 到期日: the last covered day
+    days_left: Mapped[int] = mapped_column(Integer)  # expiry_date - run_date; negative once run out
+    status: Mapped[str] = mapped_column(String(10))  # active | expiring | lapsed
+    pdc_180: Mapped[float] = mapped_column(Float)  # proportion of days covered, 0..1
+    low_adherence: Mapped[bool] = mapped_column(Boolean)  # pdc_180 below the threshold (80%)
+
+    __table_args__ = (
+        Index("ix_patient_supply_staff_status", "callback_staff_id", "status"),
+        Index("ix_patient_supply_office_status", "office_code", "status"),
+    )
+
+
+class ExpiryEntry(Base):
+    """An entry of a month's expiry list (到期名单)."""
+
+    __tablename__ = "expiry_list"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the month
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    product_code: Mapped[str] = mapped_column(Id, primary_key=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    expiry_date: Mapped[dt.date] = mapped_column(Date)
+    office_code: Mapped[str] = mapped_column(Id)
+    callback_staff_id: Mapped[str | None] = mapped_column(Id)
+    repurchased: Mapped[bool] = mapped_column(Boolean)  # bought again since (the month's retention)
+
+    __table_args__ = (
+        Index("ix_expiry_list_month_staff", "month", "callback_staff_id"),
+        Index("ix_expiry_list_month_office", "month", "office_code"),
+    )
+
+
+class ExpiryTarget(Base):
+    """Size, must-keep (必保量) and target (目标量) of a month's list per office and per callback nurse."""
+
+    __tablename__ = "expiry_targets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    month: Mapped[dt.date] = mapped_column(Date)
+    office_code: Mapped[str] = mapped_column(Id)
+    scope: Mapped[str] = mapped_column(String(10))  # office (staff_id null) | staff
+    staff_id: Mapped[str | None] = mapped_column(Id)
+    size: Mapped[int] = mapped_column(Integer)  # entries (patient and product) on the list
+    must_keep: Mapped[int] = mapped_column(Integer)  # ceil(60% x size)
+    target: Mapped[int] = mapped_column(Integer)  # ceil(80% x size)
+    repurchased: Mapped[int] = mapped_column(Integer)
+    retention: Mapped[float] = mapped_column(Float)  # repurchased / size
+    must_keep_met: Mapped[bool] = mapped_column(Boolean)
+    target_met: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_expiry_targets_run_month", "run_date", "month", "office_code"),)
+
+
+class CallbackEntry(Base):
+    """One call on a callback nurse's list for a run date (a patient or a consult, never both)."""
+
+    __tablename__ = "callback_list"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    staff_id: Mapped[str | None] = mapped_column(Id)  # null: the office has no callback staff
+    office_code: Mapped[str] = mapped_column(Id)
+    patient_id: Mapped[str | None] = mapped_column(Id)
+    consult_id: Mapped[str | None] = mapped_column(Id)  # consult follow-ups (咨询未到堂)
+    product_code: Mapped[str | None] = mapped_column(Id)
+    reason: Mapped[str] = mapped_column(String(10))  # overdue | expiring | consult | lapsed | cadence | holiday
+    priority: Mapped[int] = mapped_column(Integer)  # 1 = overdue ... 6 = holiday
+    position: Mapped[int] = mapped_column(Integer)  # 1.. on the staff member's list
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    expiry_date: Mapped[dt.date | None] = mapped_column(Date)
+    low_adherence: Mapped[bool | None] = mapped_column(Boolean)
+    not_informed: Mapped[bool | None] = mapped_column(Boolean)  # call the contact person, never name the disease
+
+    __table_args__ = (
+        UniqueConstraint("run_date", "patient_id", name="uq_callback_list_run_date_patient"),
+        UniqueConstraint("run_date", "consult_id", name="uq_callback_list_run_date_consult"),
+        Index("ix_callback_list_run_staff", "run_date", "staff_id", "position"),
+    )
+
+
+class HomeVisitPlan(Base):
+    """A home-visit worker's visit to a village for a free-clinic event on a date."""
+
+    __tablename__ = "home_visit_plan"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    plan_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[str | None] = mapped_column(Id)  # null: the office has no home-visit staff
+    office_code: Mapped[str] = mapped_column(Id)
+    event_id: Mapped[str] = mapped_column(Id)
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    product_code: Mapped[str] = mapped_column(Id)
+    boxes: Mapped[int] = mapped_column(Integer)  # the buyers' most common quantity
+    planned_date: Mapped[dt.date] = mapped_column(Date)  # when that quantity runs out (a working day)
+    visit_date: Mapped[dt.date] = mapped_column(Date)  # after the daily limit
+    patients: Mapped[int] = mapped_column(Integer)  # households to visit
+
+    __table_args__ = (Index("ix_home_visit_plan_run_staff", "run_date", "staff_id", "visit_date"),)
+
+
+class HomeVisitPatient(Base):
+    """The patients of a home-visit plan."""
+
+    __tablename__ = "home_visit_patients"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    plan_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+
+
+SUPPLY_MODELS = (PatientSupply, ExpiryEntry, ExpiryTarget, CallbackEntry, HomeVisitPlan, HomeVisitPatient)

@@ -1,0 +1,147 @@
+"""Supply stage: read the feeds it needs, compute with ``keqing.supply``, write the result tables.
+
+Three tasks for the whole stage (never one per patient or staff member): one read, one compute,
+one write. The write replaces the run_date's rows in one transaction, so a rerun or a retry of the
+same run_date leaves exactly one copy of its lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from keqing.clock import cutoff_for
+from keqing.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
+from keqing.rules import Rules
+from keqing.settings import Settings
+from keqing.supply.callbacks import CALL_CHANNELS
+from keqing.supply.expiry import list_months
+from keqing.supply.pipeline import SupplyInputs, SupplyResults, build
+from models import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan, PatientSupply
+from models.feeds import Consult, Patient, Product, Purchase, Staff, Visit
+from tasks import IO_RETRIES, keqing_task, run_logger
+
+# Consults older than this cannot be in a callback window any more (3 days, stretched to a working day).
+CONSULT_LOOKBACK_DAYS = 40
+
+
+def _read(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
+    """Rows of a one-table select, typed from the table's columns."""
+    table = query.get_final_froms()[0]
+    return read_frame(bind, query, frame_schema(table, [c.name for c in query.selected_columns]))
+
+
+@contextmanager
+def _reader(engine: Engine) -> Iterator[Engine | Connection]:
+    """PostgreSQL: the engine (ADBC straight into Arrow). SQLite: one pysqlite connection, because the
+    ADBC driver's own SQLite library in the same process loses track of WAL commits made through
+    pysqlite (stale reads, then "disk I/O error")."""
+    if is_postgres(engine):
+        yield engine
+        return
+    with engine.connect() as conn:
+        yield conn
+
+
+@keqing_task(**IO_RETRIES)
+def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
+    """The stage's inputs, each filtered by the cutoff (run_date - 1) in the database already."""
+    with _reader(get_engine(settings.database_url)) as bind:
+        inputs = _read_inputs(bind, run_date)
+    run_logger().info(
+        "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d call records, %d consults",
+        inputs.purchases.height,
+        inputs.event_purchases.height,
+        inputs.patients.height,
+        inputs.products.height,
+        inputs.visits.height,
+        inputs.consults.height,
+    )
+    return inputs
+
+
+def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
+    cutoff = cutoff_for(run_date)
+    day_start = dt.datetime.combine(run_date, dt.time())  # datetimes before this are dated <= cutoff
+    p, pr, pt, s, v, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Visit, Consult))
+    bought = [p.c.patient_id, p.c.product_code, p.c.boxes, p.c.purchase_date]
+    # The latest call per patient, channel and outcome is all the callback rules need.
+    latest_calls = (
+        sa.select(v.c.target_type, v.c.target_id, v.c.channel, v.c.outcome, sa.func.max(v.c.visit_at).label("visit_at"))
+        .where(v.c.target_type == "patient", v.c.channel.in_(CALL_CHANNELS), v.c.visit_at < day_start)
+        .group_by(v.c.target_type, v.c.target_id, v.c.channel, v.c.outcome)
+    )
+    visit_schema = frame_schema(v, ["target_type", "target_id", "channel", "outcome", "visit_at"])
+    return SupplyInputs(
+        purchases=_read(bind, sa.select(*bought).where(p.c.purchase_date <= cutoff)),
+        event_purchases=_read(
+            bind,
+            sa.select(*bought, p.c.event_id).where(p.c.purchase_date <= cutoff, p.c.event_id.is_not(None)),
+        ),
+        products=_read(bind, sa.select(pr.c.product_code, pr.c.units_per_box, pr.c.daily_units)),
+        patients=_read(
+            bind,
+            sa.select(
+                pt.c.patient_id,
+                pt.c.office_code,
+                pt.c.callback_staff_id,
+                pt.c.home_visit_staff_id,
+                pt.c.informed,
+                pt.c.village,
+                pt.c.township,
+            ),
+        ),
+        staff=_read(bind, sa.select(s.c.staff_id, s.c.role, s.c.office_code, s.c.active)),
+        visits=read_frame(bind, latest_calls, visit_schema),
+        consults=_read(
+            bind,
+            sa.select(c.c.consult_id, c.c.received_at, c.c.came_in, c.c.purchased, c.c.office_code, c.c.staff_id).where(
+                c.c.received_at >= day_start - dt.timedelta(days=CONSULT_LOOKBACK_DAYS), c.c.received_at < day_start
+            ),
+        ),
+    )
+
+
+@keqing_task
+def compute_supply(inputs: SupplyInputs, rules: Rules, run_date: dt.date) -> SupplyResults:
+    """Supply, adherence, expiry lists, callback lists and home-visit plans (pure Polars)."""
+    return build(inputs, run_date, rules)
+
+
+def _rows_for(table: sa.Table, frame: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
+    """``frame`` with run_date added, as the table's columns (all but a generated id), in its order."""
+    frame = frame.with_columns(pl.lit(run_date).alias("run_date"))
+    return frame.select([c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)])
+
+
+@keqing_task(**IO_RETRIES)
+def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) -> dict[str, int]:
+    """Replace the run's rows in one transaction; returns rows written per table."""
+    tables = {m.__tablename__: m.__table__ for m in (PatientSupply, ExpiryEntry, ExpiryTarget, CallbackEntry)}
+    plan, members = HomeVisitPlan.__table__, HomeVisitPatient.__table__
+    supply, expiry, targets, calls = (
+        tables[n] for n in ("patient_supply", "expiry_list", "expiry_targets", "callback_list")
+    )
+    frames = {
+        supply: results.patient_supply,
+        expiry: results.expiry_list,
+        targets: results.expiry_targets,
+        calls: results.callbacks.filter("listed"),
+        plan: results.home_visit_plan,
+        members: results.home_visit_patients,
+    }
+    written: dict[str, int] = {}
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(sa.delete(supply))  # a snapshot: the latest run's view of every patient and product
+        conn.execute(sa.delete(expiry).where(expiry.c.month.in_(list_months(run_date))))
+        for table in (targets, calls, plan, members):
+            conn.execute(sa.delete(table).where(table.c.run_date == run_date))
+        for table, frame in frames.items():
+            written[table.name] = insert_frame(conn, table, _rows_for(table, frame, run_date))
+    run_logger().info("supply written: %s", ", ".join(f"{name} {n}" for name, n in written.items()))
+    return written

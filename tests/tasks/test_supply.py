@@ -1,0 +1,151 @@
+"""Supply tasks on SQLite and PostgreSQL: reads filtered by the cutoff, writes idempotent per run_date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+
+from keqing.db import frame_schema, get_engine, read_frame
+from keqing.rules import Rules
+from models import CallbackEntry, ExpiryEntry, ExpiryTarget, PatientSupply
+from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
+from tasks.supply import compute_supply, read_supply_inputs, write_supply
+
+RUN = dt.date(2026, 11, 17)  # a Tuesday: cutoff 2026-11-16
+
+
+def _seed(settings) -> None:
+    lineage = {"source_file_id": 0, "source_line": 0}
+    rows = {
+        Office: [{"office_code": "OF1", "name": "杭州办事处", "is_rural": False}],
+        Staff: [
+            {"staff_id": "S1", "name": "李娜", "role": "callback", "email": "li.na@example.com", "office_code": "OF1"},
+            {"staff_id": "S2", "name": "周杰", "role": "callback", "email": "zhou@example.com", "office_code": "OF1"},
+        ],
+        Product: [{"product_code": "PR30", "name": "心脉通胶囊", "units_per_box": 30.0, "daily_units": 1.0}],
+        Patient: [
+            {"patient_id": "P1", "name": "赵敏", "phone": "13812345678", "office_code": "OF1",
+             "callback_staff_id": "S1", "informed": True},
+            {"patient_id": "P2", "name": "钱多多", "phone": "13912345678", "office_code": "OF1",
+             "callback_staff_id": None, "informed": False, "contact_name": "钱小二"},
+        ],
+        Purchase: [
+            {"purchase_id": "U1", "patient_id": "P1", "product_code": "PR30", "boxes": 3,
+             "purchase_date": dt.date(2026, 10, 1)},
+            {"purchase_id": "U2", "patient_id": "P1", "product_code": "PR30", "boxes": 3,
+             "purchase_date": dt.date(2026, 11, 16)},
+            {"purchase_id": "U3", "patient_id": "P2", "product_code": "PR30", "boxes": 1,
+             "purchase_date": dt.date(2026, 11, 16)},
+            # dated on the run date itself: belongs to the next run
+            {"purchase_id": "U4", "patient_id": "P2", "product_code": "PR30", "boxes": 5,
+             "purchase_date": RUN},
+        ],
+        Visit: [
+            {"visit_id": "V1", "staff_id": "S1", "target_type": "patient", "target_id": "P1",
+             "visit_at": dt.datetime(2026, 11, 2, 19), "channel": "phone", "outcome": "completed"},
+            {"visit_id": "V2", "staff_id": "S1", "target_type": "patient", "target_id": "P1",
+             "visit_at": dt.datetime(2026, 11, 16, 20), "channel": "phone", "outcome": "not_reached"},
+            {"visit_id": "V3", "staff_id": "S1", "target_type": "patient", "target_id": "P1",
+             "visit_at": dt.datetime(2026, 11, 17, 8), "channel": "phone", "outcome": "completed"},  # too late
+            {"visit_id": "V4", "staff_id": "S1", "target_type": "patient", "target_id": "P1",
+             "visit_at": dt.datetime(2026, 11, 10, 9), "channel": "wechat", "outcome": "completed"},  # not a call
+        ],
+        Consult: [
+            {"consult_id": "C1", "received_at": dt.datetime(2026, 11, 16, 10), "name": "孙丽", "phone": "13700000000",
+             "came_in": False, "purchased": False, "office_code": "OF1"},
+            {"consult_id": "C2", "received_at": dt.datetime(2026, 11, 17, 9), "name": "吴用", "phone": "13600000000",
+             "came_in": False, "purchased": False, "office_code": "OF1"},  # too late
+        ],
+    }  # fmt: skip
+    with get_engine(settings.database_url).begin() as conn:
+        for model, records in rows.items():
+            conn.execute(sa.insert(model.__table__), [{**lineage, **r} for r in records])
+
+
+def test_read_keeps_only_records_dated_up_to_the_cutoff(settings):
+    _seed(settings)
+    inputs = read_supply_inputs.fn(settings, RUN)
+    assert sorted(inputs.purchases["purchase_date"].to_list()) == [
+        dt.date(2026, 10, 1),
+        dt.date(2026, 11, 16),
+        dt.date(2026, 11, 16),
+    ]
+    assert inputs.visits.sort("outcome").select("target_id", "channel", "outcome", "visit_at").rows() == [
+        ("P1", "phone", "completed", dt.datetime(2026, 11, 2, 19)),
+        ("P1", "phone", "not_reached", dt.datetime(2026, 11, 16, 20)),
+    ]
+    assert inputs.consults["consult_id"].to_list() == ["C1"]
+    assert inputs.event_purchases.height == 0
+    assert inputs.patients.sort("patient_id")["informed"].to_list() == [True, False]
+
+
+def _table(settings, model, order_by: list[str]) -> pl.DataFrame:
+    """A result table read back typed (dates and booleans alike on SQLite and PostgreSQL)."""
+    t = model.__table__
+    with get_engine(settings.database_url).connect() as conn:
+        return read_frame(conn, sa.select(t), frame_schema(t)).sort(order_by)
+
+
+def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
+    _seed(settings)
+    for _ in range(2):
+        results = compute_supply.fn(read_supply_inputs.fn(settings, RUN), Rules(), RUN)
+        written = write_supply.fn(settings, results, RUN)
+    assert written == {
+        "patient_supply": 2,
+        "expiry_list": 1,
+        "expiry_targets": 2,
+        "callback_list": 3,
+        "home_visit_plan": 0,
+        "home_visit_patients": 0,
+    }
+    calls = _table(settings, CallbackEntry, ["staff_id", "position"])
+    # P2 has no nurse: OF1's least-loaded, S2 (S1 has P1). Then C1: S1 and S2 have one each -> S1.
+    # On S1's list the consult (priority 3) comes before P1's cadence call (priority 5).
+    assert calls.select(
+        "run_date", "staff_id", "patient_id", "consult_id", "reason", "position", "due_date", "not_informed"
+    ).rows() == [
+        (RUN, "S1", None, "C1", "consult", 1, dt.date(2026, 11, 19), None),
+        (RUN, "S1", "P1", None, "cadence", 2, RUN, False),
+        (RUN, "S2", "P2", None, "cadence", 1, RUN, True),
+    ]
+    supply = _table(settings, PatientSupply, ["patient_id"])
+    assert supply.select("patient_id", "expiry_date", "status", "callback_staff_id", "callback_staff_auto").rows() == [
+        ("P1", dt.date(2027, 3, 29), "active", "S1", False),  # 3 boxes on 10-01, 3 more carried over from 12-30
+        ("P2", dt.date(2026, 12, 15), "active", "S2", True),
+    ]
+    expiry = _table(settings, ExpiryEntry, ["month", "patient_id"])
+    assert expiry.select(
+        "run_date", "month", "patient_id", "expiry_date", "callback_staff_id", "repurchased"
+    ).rows() == [(RUN, dt.date(2026, 12, 1), "P2", dt.date(2026, 12, 15), "S2", False)]
+    targets = _table(settings, ExpiryTarget, ["scope"])
+    assert targets.select("month", "scope", "staff_id", "size", "must_keep", "target", "repurchased").rows() == [
+        (dt.date(2026, 12, 1), "office", None, 1, 1, 1, 0),
+        (dt.date(2026, 12, 1), "staff", "S2", 1, 1, 1, 0),
+    ]
+
+
+def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings):
+    _seed(settings)
+    for run_date in (RUN, RUN + dt.timedelta(days=1)):
+        write_supply.fn(
+            settings, compute_supply.fn(read_supply_inputs.fn(settings, run_date), Rules(), run_date), run_date
+        )
+    calls = _table(settings, CallbackEntry, ["run_date", "staff_id", "position"])
+    # 11-18 (cutoff 11-17): P1's call completed on 11-17 at 08:00 now counts, so P1 is done; P2's 5 boxes
+    # bought on 11-17 restart its cadence (due 11-18); C2 (11-17) arrives. S1 has P1 and C1, so C2 goes to S2.
+    assert calls.select("run_date", "staff_id", "patient_id", "consult_id", "reason").rows() == [
+        (RUN, "S1", None, "C1", "consult"),
+        (RUN, "S1", "P1", None, "cadence"),
+        (RUN, "S2", "P2", None, "cadence"),
+        (RUN + dt.timedelta(days=1), "S1", None, "C1", "consult"),
+        (RUN + dt.timedelta(days=1), "S2", None, "C2", "consult"),
+        (RUN + dt.timedelta(days=1), "S2", "P2", None, "cadence"),
+    ]
+    supply = _table(settings, PatientSupply, ["patient_id"])
+    assert supply.select("run_date", "patient_id", "expiry_date").rows() == [
+        (RUN + dt.timedelta(days=1), "P1", dt.date(2027, 3, 29)),
+        (RUN + dt.timedelta(days=1), "P2", dt.date(2027, 5, 14)),  # 11-16 + 30 days, then 150 more
+    ]
