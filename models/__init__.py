@@ -3,5 +3,16 @@
 from models.base import Base
 from models.feeds import FEED_MODELS
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+from models.outbox import EMAIL_KINDS, OUTBOX_STATUSES, OutboxMessage
 
-__all__ = ["FEED_MODELS", "Base", "InboxPath", "IngestFile", "QuarantineRow", "Run"]
+__all__ = [
+    "EMAIL_KINDS",
+    "FEED_MODELS",
+    "OUTBOX_STATUSES",
+    "Base",
+    "InboxPath",
+    "IngestFile",
+    "OutboxMessage",
+    "QuarantineRow",
+    "Run",
+]
