@@ -1,4 +1,5 @@
-"""The nightly run for one run_date: ingest the inbox (later stages are added by their issues)."""
+"""The nightly run for one run_date: ingest the inbox, then render and deliver the morning emails
+(the list stages between them are added by their issues)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import datetime as dt
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.email import add_delivery, deliver, ops_email, render
 from flows.ingest import ingest
 from keqing.clock import shanghai_today
 from keqing.rules import load_rules
 from keqing.settings import get_settings
+from tasks.deliver import outbox_status
 from tasks.runs import finish_run, migrate_database, start_run
 
 
@@ -25,6 +28,13 @@ def nightly(run_date: dt.date | None = None, resend: bool = False) -> dict:
     summary: dict = {"run_date": run_date.isoformat()}
     try:
         summary["ingest"] = ingest(settings, rules, run_date)
+        summary["render"] = render(settings, rules, run_date, resend=resend)
+        summary["deliver"] = deliver(settings, run_date)
+        # Last, so that ops read how the other emails went.
+        ops = ops_email(settings, rules, run_date, summary)
+        summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
+        summary["deliver"]["outbox"] = outbox_status(settings, run_date)
+        summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}
     except BaseException as exc:
         finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
         raise
