@@ -72,7 +72,7 @@ def _attainment(rng: random.Random, scale: int = 1) -> list[GradeAttainment]:
 
 def rep_view(run_date: dt.date, staff_id: str = "S001", seed: int = 1, targets: int = 12) -> RepView:
     rng = random.Random(seed)
-    reasons = ("frequency", "coverage", "appointment", "frequency", "reorder", "reward", "vip_contact")
+    reasons = ("frequency", "coverage", "appointment", "frequency", "frequency", "coverage")
     rows = []
     for i in range(targets):
         grade = rng.choice("AABBCCD")
@@ -219,8 +219,8 @@ def manager_view(run_date: dt.date, staff_id: str = "S009", seed: int = 4) -> Ma
             institution=rng.choice(HOSPITALS),
             owner_staff_id=team[i % len(team)],
             owner_name=names[team[i % len(team)]],
-            from_grade=rng.choice("ABCD"),
-            to_grade=rng.choice("ABCD"),
+            from_grade="ABCD"[i % 4],
+            to_grade="BCAD"[i % 4] if i % 4 != 3 else "C",
             changed_on=run_date - dt.timedelta(days=1),
         )
         for i in range(4)
@@ -257,18 +257,79 @@ def _fields(row: RankingEntry) -> dict:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
 
 
+def ops_summary(run_date: dt.date) -> dict:
+    """A run summary shaped like ``flows/nightly.py``'s, with one rejected file and a few problems."""
+    return {
+        "run_date": run_date.isoformat(),
+        "ingest": {
+            "files_new": 14,
+            "files_already_ingested": 230,
+            "files_same_bytes": [{"path": "2026-11-22/visits copy.csv", "same_as": "2026-11-22/visits.csv"}],
+            "files_ignored": ["readme.txt"],
+            "rows_read": 125_300,
+            "rows_loaded": 124_436,
+            "rows_quarantined": 856,
+            "rows_duplicate": 8,
+            "rows_released": 40,
+            "rows_waiting": 120,
+            "quarantined_by_reason": {"unknown_reference": 520, "bad_phone": 224, "bad_date": 112},
+            "feeds": {
+                "purchases": {
+                    "files": 3,
+                    "rows_read": 8_300,
+                    "loaded": 8_210,
+                    "quarantined": 90,
+                    "duplicates": 0,
+                    "released": 40,
+                    "waiting": 120,
+                },
+                "visits": {
+                    "files": 6,
+                    "rows_read": 12_000,
+                    "loaded": 11_234,
+                    "quarantined": 766,
+                    "duplicates": 8,
+                    "released": 0,
+                    "waiting": 0,
+                },
+                "orders": {
+                    "files": 5,
+                    "rows_read": 105_000,
+                    "loaded": 104_992,
+                    "quarantined": 0,
+                    "duplicates": 0,
+                    "released": 0,
+                    "waiting": 0,
+                },
+            },
+            "files": [
+                {
+                    "path": "2026-11-22/patients_bad.csv",
+                    "feed": "patients",
+                    "status": "rejected",
+                    "messages": ["missing required column phone (电话)"],
+                },
+            ],
+        },
+        "render": {"emails": 1999},
+        "deliver": {"sent": 1996, "written": 0, "failed": 1, "unknown": 1, "deferred": 1},
+    }
+
+
 def ops_view(run_date: dt.date, staff_id: str = "S900") -> OpsView:
-    return OpsView(
-        run_date=run_date,
-        recipient=Recipient(staff_id, "运营值班", "ops@example.com"),
-        files_new=14,
-        files_already_ingested=230,
-        files_ignored=["readme.txt"],
-        rows_read=125_300,
-        rows_loaded=124_880,
-        rows_quarantined=412,
-        rows_duplicate=8,
-        quarantined_by_reason=[("unknown_reference", 300), ("bad_phone", 112)],
-        emails={"rendered": 1999, "sent": 1997, "failed": 1, "unknown": 1, "deferred": 0, "written": 0},
-        alerts=["visits: 5.2% of rows quarantined (threshold 5%)"],
-    )
+    from keqing.rules import Rules
+    from reports.ops import ops_views
+
+    problems = [
+        {"staff_id": "S0412", "kind": "rep", "status": "failed", "last_error": "550 5.1.1 mailbox unavailable"},
+        {
+            "staff_id": "S1033",
+            "kind": "callback",
+            "status": "unknown",
+            "last_error": "no answer after the message data: SMTPServerDisconnected: timed out",
+        },
+        {"staff_id": "S1207", "kind": "rep", "status": "pending", "last_error": "451 4.3.0 mailbox busy"},
+    ]
+    names = {"S0412": "陈磊", "S1033": "刘芳", "S1207": "杨洋"}
+    recipient = Recipient(staff_id, "运营值班", "ops@example.com")
+    return ops_views(ops_summary(run_date), Rules(), run_date, [recipient], problems, names)[0]

@@ -46,6 +46,9 @@ STRATEGIES: dict[str, str] = {
     "B": "进攻",
     "C": "维持",
     "D": "观察",
+    "N": "关系维护",  # non-prescribers (院办, 药剂科, 库管, 采购 ...)
+    "VIP": "重点维护",  # VIP terminals
+    "T": "定期联系",  # other terminals
 }
 STRATEGY_HINTS: dict[str, str] = {
     "A": "巩固使用，阻止竞品进攻；请其分享用药经验",
@@ -189,13 +192,16 @@ class RepView(View):
     rewards: list[RewardToDeliver] = field(default_factory=list)
 
     def groups(self) -> list[InstitutionGroup]:
-        """Targets grouped by institution, then department (sorted; order within kept)."""
+        """Targets grouped by institution, then department, in the order they first appear.
+
+        The targets stage orders the list (appointments first, then by route); grouping keeps it.
+        """
         by_inst: dict[str, dict[str, list[VisitTarget]]] = {}
         for t in self.targets:
             by_inst.setdefault(t.institution, {}).setdefault(t.department or "", []).append(t)
         return [
-            InstitutionGroup(inst, [DepartmentGroup(dep, by_inst[inst][dep]) for dep in sorted(by_inst[inst])])
-            for inst in sorted(by_inst)
+            InstitutionGroup(inst, [DepartmentGroup(dep, targets) for dep, targets in deps.items()])
+            for inst, deps in by_inst.items()
         ]
 
     def owned(self) -> Iterator[tuple[str, str]]:
