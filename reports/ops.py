@@ -45,7 +45,7 @@ def ops_alerts(summary: Mapping, rules: Rules) -> list[str]:
         read = f.get("rows_read", 0)
         if read and f.get("quarantined", 0) / read > threshold:
             share = f["quarantined"] / read
-            alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {threshold:.0%}）")
+            alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {threshold * 100:g}%）")
     emails = email_counts(summary)
     if emails["failed"]:
         alerts.append(f"{emails['failed']} 封邮件被服务器拒收（5xx），不会自动重发")
