@@ -44,8 +44,8 @@ def ops_alerts(summary: Mapping, rules: Rules) -> list[str]:
     for feed, f in (ingest.get("feeds") or {}).items():
         read = f.get("rows_read", 0)
         if read and f.get("quarantined", 0) / read > threshold:
-            share = f["quarantined"] / read
-            alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {threshold * 100:g}%）")
+            share, limit = f["quarantined"] / read, f"{threshold * 100:g}%"
+            alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {limit}）")
     emails = email_counts(summary)
     if emails["failed"]:
         alerts.append(f"{emails['failed']} 封邮件被服务器拒收（5xx），不会自动重发")

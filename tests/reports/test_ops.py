@@ -55,7 +55,7 @@ def test_alerts_name_rejected_files_feeds_over_the_quarantine_share_and_undelive
     # With the threshold at 6.5% only visits is over it; a quiet night has no alerts.
     lenient = rules_from_mapping({"ingest": {"alert_quarantine_share": 0.065}})
     assert [a for a in ops_alerts(SUMMARY, lenient) if "隔离" in a] == [
-        "visits：7.0% 的数据行被隔离（14/200，阈值 6%）"
+        "visits：7.0% 的数据行被隔离（14/200，阈值 6.5%）"
     ]
     assert (
         ops_alerts({"ingest": {"feeds": {}, "files": []}, "render": {"emails": 3}, "deliver": {"sent": 3}}, Rules())
