@@ -96,13 +96,13 @@ def deliver(
 
 
 def _round(queue: list[int], store: Store, transport: Transport, report: DeliveryReport, batch: int) -> list[int]:
-    """One pass over ``queue``; returns the ids to try again."""
-    again: list[int] = []
+    """One pass over ``queue``; returns the ids to try again, in queue order."""
+    again: set[int] = set()
     stop = False
     for start in range(0, len(queue), batch):
         chunk = queue[start : start + batch]
         if stop:
-            again.extend(chunk)
+            again.update(chunk)
             continue
         items = store.load(chunk)
         if transport.batched:
@@ -111,7 +111,7 @@ def _round(queue: list[int], store: Store, transport: Transport, report: Deliver
             outcomes = {}
             for item in items:
                 if stop:
-                    again.append(item.id)
+                    again.add(item.id)
                     continue
                 if not store.claim(item.id, transport.name):
                     continue  # no longer pending: someone else has it
@@ -123,8 +123,8 @@ def _round(queue: list[int], store: Store, transport: Transport, report: Deliver
             report.attempts += 1
             _count(report, transport, outcome)
             if outcome.status == "retry":
-                again.append(row_id)
-    return again
+                again.add(row_id)
+    return [row_id for row_id in queue if row_id in again]
 
 
 def _send_batch(items: list[OutboxItem], store: Store, transport: Transport) -> dict[int, Outcome]:
