@@ -7,7 +7,9 @@ the message data went out are tried again in the next round, after a delay that 
 5xx answers are ``failed`` and ``unknown`` rows are never retried here.
 
 When the failure is the connection itself (connect or login), the rest of the round is not tried:
-they wait for the next round, so a dead server costs one timeout per round, not one per message.
+they wait for the next round, so a dead server costs one timeout per round, not one per message. A
+5xx answer to the connection or the login (wrong credentials) is not the message's fault: every row
+stays pending and no further round is tried; the next run for the date sends them once it is fixed.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def deliver(
             if round_number > 1:
                 sleep(backoff(round_number - 1, first_delay, max_delay))
             report.rounds = round_number
-            queue = _round(queue, store, transport, report, batch)
+            queue, refused = _round(queue, store, transport, report, batch)
+            if refused:
+                break
     finally:
         transport.close()
     report.deferred = len(queue)
@@ -95,10 +99,12 @@ def deliver(
     return report
 
 
-def _round(queue: list[int], store: Store, transport: Transport, report: DeliveryReport, batch: int) -> list[int]:
-    """One pass over ``queue``; returns the ids to try again, in queue order."""
+def _round(
+    queue: list[int], store: Store, transport: Transport, report: DeliveryReport, batch: int
+) -> tuple[list[int], bool]:
+    """One pass over ``queue``: the ids to try again (in queue order), and whether the server refused us."""
     again: set[int] = set()
-    stop = False
+    stop = refused = False
     for start in range(0, len(queue), batch):
         chunk = queue[start : start + batch]
         if stop:
@@ -115,7 +121,13 @@ def _round(queue: list[int], store: Store, transport: Transport, report: Deliver
                     continue
                 if not store.claim(item.id, transport.name):
                     continue  # no longer pending: someone else has it
-                outcome = outcomes[item.id] = transport.send(item)
+                outcome = transport.send(item)
+                if outcome.connection and outcome.status == "failed":
+                    # The server refused us (e.g. 535 to the login), not this message: it stays pending
+                    # and nothing more is tried this run.
+                    outcome = Outcome("retry", outcome.detail, connection=True)
+                    refused = True
+                outcomes[item.id] = outcome
                 store.record(item.id, outcome)
                 # Connecting or logging in failed: the same would happen to every other row now.
                 stop = outcome.connection
@@ -124,7 +136,7 @@ def _round(queue: list[int], store: Store, transport: Transport, report: Deliver
             _count(report, transport, outcome)
             if outcome.status == "retry":
                 again.add(row_id)
-    return [row_id for row_id in queue if row_id in again]
+    return [row_id for row_id in queue if row_id in again], refused
 
 
 def _send_batch(items: list[OutboxItem], store: Store, transport: Transport) -> dict[int, Outcome]:

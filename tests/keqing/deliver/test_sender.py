@@ -135,6 +135,17 @@ def test_a_connection_failure_stops_the_round_so_a_dead_server_costs_one_try_per
     assert sleeps == [2, 4]
 
 
+def test_a_refused_login_fails_no_message_and_stops_the_run():
+    store = FakeStore([1, 2, 3])
+    refused = Outcome("failed", "connecting: 535 5.7.8 authentication failed", connection=True)
+    report, sleeps = run(store, ScriptedTransport({1: [refused]}), [1, 2, 3])
+    assert store.status == {1: "pending", 2: "pending", 3: "pending"}
+    assert store.attempts == {1: 1, 2: 0, 3: 0}
+    assert store.errors[1] == "connecting: 535 5.7.8 authentication failed"
+    assert (report.failed, report.deferred, report.rounds) == (0, 3, 1)
+    assert sleeps == []
+
+
 def test_rows_no_longer_pending_are_skipped():
     store = FakeStore([1, 2])
     store.status[1] = "sent"  # sent by another sender in the meantime
