@@ -65,10 +65,10 @@ def inert_cells(frame: pl.DataFrame) -> pl.DataFrame:
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """The frame as CSV for Excel and WPS: UTF-8 with BOM, ISO dates, 是/否 for booleans, inert cells."""
     frame = frame.with_columns(
-        cs.boolean().replace_strict({True: "是", False: "否"}, default=None, return_dtype=pl.String)
+        cs.boolean().replace_strict({True: "是", False: "否"}, default=None, return_dtype=pl.String),
+        cs.string().str.replace(FORMULA_START, "'$1"),  # = inert_cells, in the same pass
     )
-    text = inert_cells(frame).write_csv(include_bom=True, date_format="%Y-%m-%d", line_terminator="\r\n")
-    return text.encode("utf-8")
+    return frame.write_csv(include_bom=True, date_format="%Y-%m-%d", line_terminator="\r\n").encode("utf-8")
 
 
 def _frame(rows: Sequence[Any], columns: dict[str, tuple[Callable[[Any], Any], pl.DataType]]) -> pl.DataFrame:
