@@ -29,8 +29,8 @@ def ops_alerts(summary: Mapping, rules: Rules) -> list[str]:
     """What ops must look at today, most serious first, in Chinese.
 
     Rejected files; feeds whose quarantined share of rows read is over
-    ``rules.ingest.alert_quarantine_share``; emails failed, unknown or deferred; and any alerts
-    other stages put in ``summary["alerts"]``.
+    ``rules.ingest.alert_quarantine_share``; staff whose email address cannot be used; emails failed,
+    unknown or deferred; and any alerts other stages put in ``summary["alerts"]``.
     """
     alerts: list[str] = []
     if summary.get("status") == "failed":
@@ -46,6 +46,9 @@ def ops_alerts(summary: Mapping, rules: Rules) -> list[str]:
         if read and f.get("quarantined", 0) / read > threshold:
             share, limit = f["quarantined"] / read, f"{threshold * 100:g}%"
             alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {limit}）")
+    bad = (summary.get("render") or {}).get("bad_addresses") or []
+    if bad:
+        alerts.append(f"{len(bad)} 位员工的邮箱地址无效，未生成邮件：{'、'.join(bad)}")
     emails = email_counts(summary)
     if emails["failed"]:
         alerts.append(f"{emails['failed']} 封邮件被服务器拒收（5xx），不会自动重发")

@@ -157,6 +157,19 @@ class RenderedEmail:
     message: bytes  # full MIME, CRLF
 
 
+def recipient_address(view: View) -> Address:
+    """The To address; ValueError when the staff member's email is not one valid address."""
+    return Address(display_name=one_line(view.recipient.name), addr_spec=one_line(view.recipient.email))
+
+
+def has_valid_address(view: View) -> bool:
+    try:
+        address = recipient_address(view)
+    except (ValueError, IndexError):
+        return False
+    return bool(address.username and address.domain)
+
+
 def mail_from_address(mail_from: str | None) -> Address:
     """The From address from ``KEQING_MAIL_FROM`` (``name <addr>`` or ``addr``), default ``客情 <keqing@localhost>``."""
     name, addr = parseaddr(mail_from or DEFAULT_FROM)
@@ -273,7 +286,7 @@ def render_email(view: View, *, mail_from: str | None = None, now: dt.datetime |
     message_id = make_msgid(f"{view.kind}.{view.run_date:%Y%m%d}", domain=domain)
     msg["Subject"] = subject
     msg["From"] = sender
-    msg["To"] = Address(display_name=one_line(view.recipient.name), addr_spec=one_line(view.recipient.email))
+    msg["To"] = recipient_address(view)
     _raw(msg, "Date", format_datetime((now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI)))
     _raw(msg, "Message-ID", message_id)
     _raw(msg, "Auto-Submitted", "auto-generated")

@@ -19,7 +19,7 @@ from keqing.rules import Rules
 from keqing.settings import Settings
 from models.feeds import Staff
 from reports.ops import ops_views
-from reports.render import render_many
+from reports.render import has_valid_address, render_many
 from reports.views import Recipient, View
 from tasks import IO_RETRIES, keqing_task, run_logger
 
@@ -38,14 +38,20 @@ def build_staff_views(settings: Settings, rules: Rules, run_date: dt.date) -> li
     return views
 
 
-def check_views(views: Sequence[View], run_date: dt.date) -> None:
-    """One view per (recipient, kind), all for run_date."""
+def check_views(views: Sequence[View], run_date: dt.date) -> tuple[list[View], list[str]]:
+    """One view per (recipient, kind), all for run_date (else ValueError: a builder is wrong).
+
+    Returns the views to render and the staff ids whose email address is not usable: their email is
+    not rendered (ops are told) rather than stopping everyone else's.
+    """
     wrong_date = sorted({v.recipient.staff_id for v in views if v.run_date != run_date})
     if wrong_date:
         raise ValueError(f"views for another run_date than {run_date}: {', '.join(wrong_date)}")
     twice = [key for key, n in Counter((v.recipient.staff_id, v.kind) for v in views).items() if n > 1]
     if twice:
         raise ValueError(f"more than one view per recipient and kind: {twice[:5]}")
+    usable = [v for v in views if has_valid_address(v)]
+    return usable, sorted({v.recipient.staff_id for v in views if not has_valid_address(v)})
 
 
 @keqing_task(**IO_RETRIES)
@@ -55,7 +61,7 @@ def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) 
     A rerun inserts nothing twice: a row still ``pending`` (never delivered) is replaced by the new
     rendering, every other row (sent, failed, unknown) is kept as it is.
     """
-    check_views(views, run_date)
+    views, bad_addresses = check_views(views, run_date)
     rendered = render_many(views, mail_from=settings.mail_from)
     kinds = sorted({v.kind for v in views})
     with get_engine(settings.database_url).begin() as conn:
@@ -83,6 +89,7 @@ def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) 
         "replaced_pending": states.pop("pending", 0),
         "kept": sum(states.values()),  # already sent, failed or unknown: left alone
         "bytes": sum(len(r.message) for r in rendered),
+        "bad_addresses": bad_addresses,  # staff ids whose email address cannot be used
     }
     run_logger().info(
         "rendered %d email(s) for %s: %d new, %d pending replaced, %d kept",

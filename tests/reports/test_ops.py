@@ -30,7 +30,7 @@ SUMMARY = {
             {"path": "2026-11-23/staff.csv", "status": "rejected", "messages": ["missing required column email"]},
         ],
     },
-    "render": {"emails": 9},
+    "render": {"emails": 9, "bad_addresses": ["S044"]},
     "deliver": {"sent": 6, "written": 0, "failed": 1, "unknown": 1, "deferred": 1},
     "alerts": ["grading: rx_monthly has no rows for 2026-10"],
 }
@@ -47,6 +47,7 @@ def test_alerts_name_rejected_files_feeds_over_the_quarantine_share_and_undelive
         "1 个文件被整体拒收：2026-11-23/staff.csv",
         "patients：6.0% 的数据行被隔离（6/100，阈值 5%）",
         "visits：7.0% 的数据行被隔离（14/200，阈值 5%）",
+        "1 位员工的邮箱地址无效，未生成邮件：S044",
         "1 封邮件被服务器拒收（5xx），不会自动重发",
         "1 封邮件状态不明（发送后无应答），服务器可能已收到，不会自动重发",
         "1 封邮件重试后仍未送出，下次运行该日期时会再发",
@@ -105,4 +106,4 @@ def test_one_view_per_ops_recipient_with_the_summary_and_the_problems():
         ),
         DeliveryProblem(staff_id="S006", staff_name=None, kind="callback", status="unknown", error=None),
     ]
-    assert len(view.alerts) == 7
+    assert len(view.alerts) == 8

@@ -94,6 +94,15 @@ def test_one_email_per_recipient_per_date_over_one_connection_and_a_rerun_sends_
     assert unique == 3
 
 
+def test_a_recipient_whose_address_is_unusable_is_skipped_and_reported_not_everyone(settings):
+    from reports.views import Recipient, RepView
+
+    bad = RepView(run_date=RUN_DATE, recipient=Recipient("S044", "周强", "not an address\nBcc: x@y.com"))
+    summary = render_emails.fn(settings, RUN_DATE, [*views(), bad])
+    assert (summary["emails"], summary["bad_addresses"]) == (3, ["S044"])
+    assert rows(settings)["staff_id"].to_list() == ["S001", "S002", "S003"]
+
+
 def test_the_outbox_is_unique_per_run_date_recipient_and_kind_in_the_database(smtp_settings):
     render_emails.fn(smtp_settings, RUN_DATE, views())
     t = outbox.T
