@@ -16,7 +16,8 @@ from keqing.db import get_engine, read_frame
 from reports.views import Recipient, RepView, VisitTarget, rows_from_frame, split_by_recipient
 from tests.helpers import OFFICES, PRODUCTS, table, write
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+# Three nightly runs per database: end to end, so behind the slow marker (make test and .ci/run run it).
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
 
 STAFF = (
     "staff_id,name,role,email,office_code,manager_id,team,active\n"
