@@ -28,6 +28,7 @@ def make_transport(settings: Settings) -> Transport:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.smtp_timeout,
             mail_from=parseaddr(settings.mail_from or DEFAULT_FROM)[1] or DEFAULT_FROM,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         )
     )
 

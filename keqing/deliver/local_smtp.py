@@ -92,15 +92,35 @@ def free_port() -> int:
 
 
 class LocalSmtpServer:
-    """``with LocalSmtpServer() as server:`` -> ``server.host``, ``server.port``, ``server.handler``."""
+    """``with LocalSmtpServer() as server:`` -> ``server.host``, ``server.port``, ``server.handler``.
 
-    def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
+    ``tls=(certfile, keyfile)`` with ``security="starttls"`` offers (and requires) STARTTLS; with
+    ``security="ssl"`` the server speaks TLS from the first byte. ``auth=(user, password)`` requires
+    a login (over TLS when there is TLS).
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: tuple[str, str] | None = None,
+        tls: tuple[str, str] | None = None,
+        security: str = "starttls",
+    ) -> None:
+        import ssl
+
         from aiosmtpd.controller import Controller
 
         self.host = "127.0.0.1"
         self.port = free_port()
         self.handler = ScriptedHandler()
         kwargs: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            if security == "ssl":
+                kwargs["ssl_context"] = context
+            else:
+                kwargs |= {"tls_context": context, "require_starttls": True}
         if auth is not None:
             user, password = auth
 
@@ -113,7 +133,9 @@ class LocalSmtpServer:
                 )
                 return AuthResult(success=ok, handled=False)
 
-            kwargs |= {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True}
+            # aiosmtpd only knows of TLS it started itself (STARTTLS); with implicit TLS it is TLS anyway.
+            require_tls = tls is not None and security != "ssl"
+            kwargs |= {"authenticator": authenticator, "auth_require_tls": require_tls, "auth_required": True}
         self.controller = Controller(self.handler, hostname=self.host, port=self.port, **kwargs)
 
     def __enter__(self) -> LocalSmtpServer:

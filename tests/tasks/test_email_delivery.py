@@ -258,3 +258,74 @@ def test_rows_left_sending_by_a_crash_are_unknown_over_smtp_and_rewritten_as_fil
     report = deliver_pending.fn(settings, RUN_DATE)
     assert (report["interrupted"], report["written"]) == (2, 2)
     assert rows(settings)["status"].to_list() == ["unknown", "sent", "sent"]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, as a private CA would issue for an internal relay."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keqing test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = folder / "relay.pem", folder / "relay.key"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(certfile), str(keyfile)
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_starttls_and_ssl_with_a_login_over_tls(settings, certificate, security):
+    with LocalSmtpServer(auth=("keqing", "pw-over-tls"), tls=certificate, security=security) as server:
+        tls = settings.model_copy(
+            update={
+                "smtp_host": server.host,
+                "smtp_port": server.port,
+                "smtp_security": security,
+                "smtp_user": "keqing",
+                "smtp_password": _secret("pw-over-tls"),
+                "smtp_ca_file": certificate[0],
+            }
+        )
+        render_emails.fn(tls, RUN_DATE, views())
+        report = deliver_pending.fn(tls, RUN_DATE)
+        assert (report["sent"], report["connections"], len(server.handler.messages)) == (3, 1, 3)
+
+
+def test_an_untrusted_certificate_is_not_accepted(settings, certificate):
+    with LocalSmtpServer(tls=certificate, security="starttls") as server:
+        untrusted = settings.model_copy(
+            update={
+                "smtp_host": server.host,
+                "smtp_port": server.port,
+                "smtp_security": "starttls",
+                "smtp_max_attempts": 1,
+            }
+        )
+        render_emails.fn(untrusted, RUN_DATE, views())
+        report = deliver_pending.fn(untrusted, RUN_DATE)
+        assert (report["sent"], report["deferred"]) == (0, 3)
+        assert not server.handler.messages
+        errors = table(untrusted, "outbox", order_by="id")["last_error"].to_list()
+        assert "CERTIFICATE_VERIFY_FAILED" in errors[0]
