@@ -38,6 +38,8 @@ PRODUCTS = (("PR01", "心脉通胶囊"), ("PR02", "降糖宁片"), ("PR03", "脑
 VILLAGES = (("横畈村", "於潜镇"), ("民主村", "昌化镇"), ("白沙村", "太湖源镇"), ("九都村", "天目山镇"))
 RELATIONS = ("儿子", "女儿", "配偶", "儿媳")
 DISEASES = ("高血压", "2型糖尿病", "冠心病", "脑梗后遗症")
+# Nine-box cells consistent with each grade (potential A/B/C high to low, support 1/2/3 high to low).
+NINE_BOX = {"A": ("A1",), "B": ("A2", "A3"), "C": ("B1", "C1"), "D": ("B3", "C2", "C3")}
 STANDARDS = {"A": (4, 0.9, 1.0), "B": (4, 0.9, 1.0), "C": (1, 0.6, 0.8), "D": (0, 0.2, 0.6)}
 
 
@@ -84,7 +86,7 @@ def rep_view(run_date: dt.date, staff_id: str = "S001", seed: int = 1, targets: 
                 institution=rng.choice(TERMINALS if terminal else HOSPITALS),
                 department=None if terminal else rng.choice(DEPARTMENTS),
                 grade="VIP" if terminal else grade,
-                nine_box=None if terminal else grade.replace("A", "A").replace("D", "C") + str(rng.randint(1, 3)),
+                nine_box=None if terminal else rng.choice(NINE_BOX[grade]),
                 reason="vip_contact" if terminal else rng.choice(reasons),
                 owner_staff_id=staff_id,
                 visits_this_month=rng.randint(0, 4),
