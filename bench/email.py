@@ -32,14 +32,11 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from keqing.db import dispose_engines, get_engine, upgrade  # noqa: E402
-from keqing.deliver import outbox  # noqa: E402
-from keqing.deliver.local_smtp import LocalSmtpServer  # noqa: E402
-from keqing.settings import Settings  # noqa: E402
 from reports import samples  # noqa: E402
-from reports.render import render_many  # noqa: E402
 from reports.views import View  # noqa: E402
-from tasks.deliver import deliver_pending  # noqa: E402
+
+# The rest is imported in main(): the render workers are spawned and import this module again, and
+# should not pay for Prefect and SQLAlchemy they do not use (as under `keqing run`).
 
 RUN_DATE = dt.date(2026, 11, 23)  # a Monday
 
@@ -81,6 +78,8 @@ class Timer:
 
 
 def _serve(conn) -> None:  # runs in its own process, so the server does not share our GIL
+    from keqing.deliver.local_smtp import LocalSmtpServer
+
     with LocalSmtpServer() as server:
         conn.send((server.host, server.port))
         conn.recv()  # until the benchmark is done
@@ -92,6 +91,12 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--processes", type=int, default=None, help="render workers (default: CPUs)")
     args = parser.parse_args()
+
+    from keqing.db import dispose_engines, get_engine, upgrade
+    from keqing.deliver import outbox
+    from keqing.settings import Settings
+    from reports.render import render_many
+    from tasks.deliver import deliver_pending
 
     work = Path(tempfile.mkdtemp(prefix="keqing-bench-email-"))
     url = f"sqlite:///{work}/bench.db"

@@ -38,7 +38,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from keqing.clock import SHANGHAI
-from reports.attachments import attachments, mask_phone
+from reports.attachments import attachments, attachments_many, mask_phone
 from reports.charts import coverage_chart
 from reports.views import (
     CALLBACK_REASONS,
@@ -264,7 +264,13 @@ def _multipart(part: MIMEPart, subtype: str, parts: list[MIMEPart], boundary: st
     return part
 
 
-def render_email(view: View, *, mail_from: str | None = None, now: dt.datetime | None = None) -> RenderedEmail:
+def render_email(
+    view: View,
+    *,
+    mail_from: str | None = None,
+    now: dt.datetime | None = None,
+    files: list[tuple[str, bytes]] | None = None,
+) -> RenderedEmail:
     """The complete message for one view (isolation checked first).
 
     multipart/mixed [ multipart/alternative [ text/plain, text/html (or multipart/related [ text/html,
@@ -273,7 +279,7 @@ def render_email(view: View, *, mail_from: str | None = None, now: dt.datetime |
     check_isolation(view)
     sender = mail_from_address(mail_from)
     domain = sender.domain or "localhost"
-    files = attachments(view)
+    files = attachments(view) if files is None else files
     chart: bytes | None = None
     chart_cid: str | None = None
     if isinstance(view, ManagerView) and view.team_attainment:
@@ -322,7 +328,10 @@ PARALLEL_MIN_VIEWS = 200
 
 
 def _render_chunk(views: Sequence[View], mail_from: str | None, now: dt.datetime) -> list[RenderedEmail]:
-    return [render_email(v, mail_from=mail_from, now=now) for v in views]
+    for view in views:
+        check_isolation(view)  # before any data of the view is touched
+    files = attachments_many(views)
+    return [render_email(v, mail_from=mail_from, now=now, files=f) for v, f in zip(views, files, strict=True)]
 
 
 def render_many(

@@ -129,3 +129,32 @@ def test_home_visit_attachment_has_no_phones():
     hv = home_visit_view([village("横畈村", [("P7", "孙丽", "13712345678")])])
     ((_, data),) = attachments(hv)
     assert b"13712345678" not in data and b"5678" not in data
+
+
+def test_many_views_at_once_give_each_view_exactly_its_own_files():
+    from reports.attachments import attachments_many
+
+    views = [
+        rep_view([target("C1", "赵医生", "市一医院", "心内科")], staff_id="S001"),
+        callback_view(
+            [call("P1", "赵敏", "13812345678", assigned_staff_id="S002")],
+            staff_id="S002",
+            expiry_month=dt.date(2026, 11, 1),
+            expiry_list=[expiry("P1", "赵敏", 28, staff_id="S002")],
+        ),
+        rep_view([], staff_id="S005"),
+        rep_view([target("C9", "=钱主任", "县医院", None, owner_staff_id="S006")], staff_id="S006"),
+        callback_view([call("P2", "孙丽", "13712345678", assigned_staff_id="S007")], staff_id="S007"),
+    ]
+    together = attachments_many(views)
+    assert together == [attachments(v) for v in views]
+    assert [[name for name, _ in files] for files in together] == [
+        ["visits_2026-11-24.csv"],
+        ["callbacks_2026-11-24.csv", "expiry_2026-11.csv"],
+        ["visits_2026-11-24.csv"],
+        ["visits_2026-11-24.csv"],
+        ["callbacks_2026-11-24.csv"],
+    ]
+    assert parse_csv(together[2][0][1]).height == 0  # no targets: the header only
+    assert parse_csv(together[3][0][1])["customer_name"].to_list() == ["'=钱主任"]
+    assert parse_csv(together[4][0][1])["patient_id"].to_list() == ["P2"]
