@@ -7,7 +7,7 @@ DEMO_DATE ?= 2026-11-02
 DEMO_START ?= 2026-08-01
 DEMO_DAYS ?= 93
 
-.PHONY: venv demo test test-fast lint fmt bench lock clean
+.PHONY: venv demo test test-fast lint fmt bench lock clean chromium screenshots
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,14 @@ bench: venv
 lock: venv
 	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new
 	mv requirements.lock.new requirements.lock
+
+# Optional (Debian, as root): headless Chromium and a CJK font, for the email screenshots
+# (`make screenshots`, and the slow screenshot test, which is skipped without /usr/bin/chromium).
+chromium:
+	apt-get update && apt-get install -y chromium fonts-noto-cjk
+
+screenshots: venv
+	$(BIN)/python -m reports.screenshot --out out/screenshots --kinds rep callback home_visit manager ops
 
 clean:
 	rm -rf $(VENV) data/demo out/demo .pytest_cache

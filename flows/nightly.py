@@ -1,4 +1,4 @@
-"""The nightly run for one run_date: ingest the inbox, then the later stages (added by their issues)."""
+"""The nightly run for one run_date: ingest the inbox, compute the lists, render and send the emails."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.email import add_delivery, deliver, ops_email, render
 from flows.grading import grading
 from flows.ingest import ingest
 from flows.supply import supply
@@ -16,6 +17,7 @@ from keqing.clock import shanghai_today
 from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
 from keqing.settings import get_settings
+from tasks.deliver import outbox_status
 from tasks.runs import finish_run, migrate_database, publish_run_artifact, start_run
 
 # Ingest is not per date: a run for another date waits this long for the ingest lock.
@@ -64,6 +66,14 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 summary["ingest"] = ingest(settings, rules, run_date)
             summary["grading"] = grading(settings, rules, run_date)
             summary["supply"] = supply(settings, rules, run_date)
+            if send:
+                summary["render"] = render(settings, rules, run_date, resend=resend)
+                summary["deliver"] = deliver(settings, run_date)
+                # Last, so that ops read how the other emails went.
+                ops = ops_email(settings, rules, run_date, summary)
+                summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
+                summary["deliver"]["outbox"] = outbox_status(settings, run_date)
+                summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}
         except BaseException as exc:
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise

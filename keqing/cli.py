@@ -149,6 +149,13 @@ def format_summary(summary: dict) -> str:
     reasons = ingest.get("quarantined_by_reason", {})
     if reasons:
         lines.append("quarantined by reason: " + ", ".join(f"{r} {n:,}" for r, n in reasons.items()))
+    if "deliver" in summary:
+        d = summary["deliver"]
+        rendered = summary.get("render", {}).get("emails", 0) + summary.get("ops_email", {}).get("emails", 0)
+        lines.append(
+            f"emails: {rendered:,} rendered, {d.get('sent', 0):,} sent, {d.get('written', 0):,} written to files, "
+            f"{d.get('failed', 0):,} failed, {d.get('unknown', 0):,} unknown, {d.get('deferred', 0):,} deferred"
+        )
     for extra in summary.get("report_lines", []):
         lines.append(extra)
     return "\n".join(lines)

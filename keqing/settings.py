@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
     mail_from: str | None = None
+    # Delivery: seconds to wait for any SMTP answer, and how a 4xx answer or a lost connection is
+    # retried within one run (attempts per message, first delay doubled each round, capped).
+    smtp_timeout: float = Field(default=60.0, gt=0)
+    smtp_max_attempts: int = Field(default=4, ge=1, le=20)
+    smtp_retry_delay: float = Field(default=5.0, ge=0)
+    smtp_retry_delay_max: float = Field(default=120.0, ge=0)
+    # A private CA that signed the SMTP server's certificate (default: the system's trusted CAs).
+    smtp_ca_file: Path | None = None
     rules: Path | None = Field(default=None, description="YAML file overriding rules of contract section 4")
     # Scale-out: restrict a run's per-region stages to one region (None = all regions).
     region: str | None = None

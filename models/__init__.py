@@ -4,6 +4,7 @@ from models.base import Base
 from models.feeds import FEED_MODELS
 from models.grading import CustomerGrade, GradeMovement, OrphanCustomer, RepAttainment, VisitTarget
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+from models.outbox import EMAIL_KINDS, OUTBOX_STATUSES, OutboxMessage
 from models.supply import (
     SUPPLY_MODELS,
     CallbackEntry,
@@ -15,7 +16,9 @@ from models.supply import (
 )
 
 __all__ = [
+    "EMAIL_KINDS",
     "FEED_MODELS",
+    "OUTBOX_STATUSES",
     "SUPPLY_MODELS",
     "Base",
     "CallbackEntry",
@@ -28,6 +31,7 @@ __all__ = [
     "InboxPath",
     "IngestFile",
     "OrphanCustomer",
+    "OutboxMessage",
     "PatientSupply",
     "QuarantineRow",
     "RepAttainment",

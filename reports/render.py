@@ -1,0 +1,354 @@
+"""Render a view into a complete email: HTML with inline CSS, a plain-text alternative, attachments.
+
+- Templates are Jinja2 files in ``reports/templates``. Autoescaping is on for every template except
+  the plain-text alternatives (``*.txt``), whatever the HTML template's file name, and for templates
+  built from strings too.
+- CSS is written once in the shared layout's ``<style>`` and moved into ``style`` attributes by
+  css-inline, because many mail clients drop ``<style>`` blocks.
+- The message is a stdlib ``EmailMessage``: Subject, From and To go through the header registry after
+  ``one_line`` (a newline in a name cannot start a new header; addresses through ``Address``); the
+  headers we write ourselves are checked to be one line of ASCII. Bodies are base64 UTF-8, so the
+  message is 7-bit clean for any SMTP server; lines end in CRLF, ready for SMTP and ``.eml`` files.
+  The parts are assembled directly (``MIMEPart``, base64 in C, boundaries given) rather than with
+  ``set_content``/``add_attachment``, which cost several times more per message.
+- A view holding another staff member's rows is refused (``check_isolation``) before anything is
+  rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from keqing.clock import SHANGHAI
+from reports.attachments import attachments, attachments_many, mask_phone
+from reports.charts import coverage_chart
+from reports.views import (
+    CALLBACK_REASONS,
+    STRATEGY_HINTS,
+    VISIT_REASONS,
+    CallbackView,
+    HomeVisitView,
+    ManagerView,
+    OpsView,
+    RepView,
+    View,
+    check_isolation,
+)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEXT_SUFFIXES = (".txt", ".txt.j2")
+DEFAULT_FROM = "keqing@localhost"
+POLICY = SMTP  # CRLF line ends, RFC 2047 headers
+
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+ROLES = {"rep": "代表", "callback": "回访员", "home_visit": "家访员", "manager": "经理", "ops": "运营"}
+DELIVERY_STATUSES = {"failed": "失败", "unknown": "状态不明", "pending": "待重试", "sending": "发送中"}
+TITLES = {"rep": "拜访清单", "callback": "回访清单", "home_visit": "家访清单", "manager": "团队日报", "ops": "运行报告"}
+
+
+def autoescape_for(name: str | None) -> bool:
+    """Escape every template, whatever its file name, except the plain-text alternatives."""
+    return not (name or "").endswith(TEXT_SUFFIXES)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _date(value: dt.date | None) -> str:
+    return "—" if value is None else value.isoformat()
+
+
+@lru_cache(maxsize=4)
+def environment(path: str = str(TEMPLATES)) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(path),
+        autoescape=autoescape_for,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        pct=_pct,
+        d=_date,
+        weekday=lambda d: WEEKDAYS[d.weekday()],
+        visit_reason=lambda code: VISIT_REASONS.get(code, code),
+        callback_reason=lambda code: CALLBACK_REASONS.get(code, code),
+        role=lambda code: ROLES.get(code, code),
+        delivery_status=lambda code: DELIVERY_STATUSES.get(code, code),
+    )
+    return env
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    # Nothing is fetched from the network: the layout's <style> is all there is.
+    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+_CLASS_ATTR = re.compile(r' class="[^"<>]*"')
+_INDENT = re.compile(r">\n\s*<")
+
+
+def _compact(html: str) -> str:
+    """Inlined HTML without what no mail client needs any more: class attributes (their styles are
+    inline now) and indentation between tags. User text cannot match: its quotes are escaped."""
+    return _INDENT.sub("><", _CLASS_ATTR.sub("", html))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def one_line(value: str) -> str:
+    """A header-safe value: CR, LF and every other control character become one space."""
+    return re.sub(r" {2,}", " ", _CONTROL.sub(" ", value)).strip()
+
+
+def subject_for(view: View) -> str:
+    """``[客情] YYYY-MM-DD`` and what the email is about, in Chinese."""
+    day = view.run_date.isoformat()
+    if isinstance(view, RepView):
+        what = f"今日拜访 {len(view.targets)} 位客户"
+        if view.reorders:
+            what += f"，订货提醒 {len(view.reorders)} 家"
+    elif isinstance(view, CallbackView):
+        what = f"今日回访 {len(view.calls)} 个电话"
+    elif isinstance(view, HomeVisitView):
+        what = f"今日家访 {len(view.visits)} 个村 {view.patient_count} 位患者"
+    elif isinstance(view, ManagerView):
+        what = "团队日报与每周排行榜" if view.shows_ranking else "团队日报"
+    elif isinstance(view, OpsView):
+        state = "成功" if view.run_status == "succeeded" else "失败"
+        what = f"夜间运行{state}" + (f"，{len(view.alerts)} 条告警" if view.alerts else "")
+    else:  # pragma: no cover - every view kind is above
+        what = TITLES.get(view.kind, view.kind)
+    return one_line(f"[客情] {day} {what}")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """One outbox row's content."""
+
+    run_date: dt.date
+    staff_id: str
+    kind: str
+    recipient: str  # envelope address
+    subject: str
+    message_id: str
+    message: bytes  # full MIME, CRLF
+
+
+def recipient_address(view: View) -> Address:
+    """The To address; ValueError when the staff member's email is not one valid address."""
+    return Address(display_name=one_line(view.recipient.name), addr_spec=one_line(view.recipient.email))
+
+
+def has_valid_address(view: View) -> bool:
+    try:
+        address = recipient_address(view)
+    except (ValueError, IndexError):
+        return False
+    return bool(address.username and address.domain)
+
+
+def mail_from_address(mail_from: str | None) -> Address:
+    """The From address from ``KEQING_MAIL_FROM`` (``name <addr>`` or ``addr``), default ``客情 <keqing@localhost>``."""
+    name, addr = parseaddr(mail_from or DEFAULT_FROM)
+    return Address(display_name=one_line(name or "客情"), addr_spec=addr or DEFAULT_FROM)
+
+
+def _context(view: View, attachment_names: list[str], chart_cid: str | None) -> dict[str, Any]:
+    recipient_id = view.recipient.staff_id
+    full_phones = isinstance(view, CallbackView)
+
+    def phone_for(phone: str | None, owner_staff_id: str | None) -> str:
+        """In full only on a callback list, for the patient's assigned nurse; masked elsewhere."""
+        if phone is None:
+            return ""
+        if full_phones and owner_staff_id == recipient_id:
+            return phone
+        return mask_phone(phone) or ""
+
+    overdue = sum(1 for c in view.calls if c.reason == "overdue") if isinstance(view, CallbackView) else 0
+    return {
+        "view": view,
+        "title": TITLES[view.kind],
+        "subject": subject_for(view),
+        "attachment_names": attachment_names,
+        "chart_cid": chart_cid,
+        "phone_for": phone_for,
+        "strategy_hints": STRATEGY_HINTS,
+        "overdue_calls": overdue,
+    }
+
+
+def render_bodies(view: View, attachment_names: Sequence[str] = (), chart_cid: str | None = None) -> tuple[str, str]:
+    """(HTML with inline CSS, plain text) of the view's email."""
+    check_isolation(view)
+    env = environment()
+    ctx = _context(view, list(attachment_names), chart_cid)
+    html = env.get_template(f"{view.kind}.html").render(ctx)
+    text = env.get_template(f"{view.kind}.txt").render(ctx)
+    return _compact(_inliner().inline(html)), text
+
+
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def _ascii_line(name: str, value: str) -> str:
+    if not value.isascii() or _CONTROL.search(value):
+        raise ValueError(f"header {name} must be one line of ASCII: {value!r}")
+    return value
+
+
+def _raw(part: MIMEPart, name: str, value: str) -> None:
+    """Store a top-level header we wrote ourselves (ASCII, one line, never read back) as it is:
+    parsing it into a header object and folding it back is most of the cost of a message. Headers
+    with data in them (Subject, From, To) go through the header registry instead."""
+    part.set_raw(name, _ascii_line(name, value))
+
+
+def _part() -> MIMEPart:
+    return MIMEPart(policy=POLICY)
+
+
+def _set(part: MIMEPart, name: str, value: str) -> None:
+    """A body part's header (ours, ASCII), parsed once: the generator reads Content-Type several times."""
+    part[name] = _ascii_line(name, value)
+
+
+def _base64_part(content_type: str, data: bytes, *, filename: str | None = None, cid: str | None = None) -> MIMEPart:
+    """A leaf part, base64-encoded in C (``set_content`` does it line by line in Python)."""
+    part = _part()
+    _set(part, "Content-Type", content_type)
+    _set(part, "Content-Transfer-Encoding", "base64")
+    if cid is not None:
+        _set(part, "Content-ID", f"<{cid}>")
+    if filename is not None:
+        if not re.fullmatch(r"[\w.-]+", filename, re.ASCII):
+            raise ValueError(f"attachment names are plain ASCII: {filename!r}")
+        _set(part, "Content-Disposition", f'{"inline" if cid else "attachment"}; filename="{filename}"')
+    part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return part
+
+
+def _text_part(text: str, subtype: str) -> MIMEPart:
+    return _base64_part(f'text/{subtype}; charset="utf-8"', _NEWLINES.sub("\r\n", text).encode("utf-8"))
+
+
+def _multipart(part: MIMEPart, subtype: str, parts: list[MIMEPart], boundary: str) -> MIMEPart:
+    """``part`` made a multipart holding ``parts``. Boundaries are set here so the generator need not
+    search the whole message for a free one: every body is base64, whose lines never contain ``-``, so
+    no body line can start with ``--`` and be mistaken for a boundary."""
+    _set(part, "Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
+    part.set_payload(parts)
+    return part
+
+
+def render_email(
+    view: View,
+    *,
+    mail_from: str | None = None,
+    now: dt.datetime | None = None,
+    files: list[tuple[str, bytes]] | None = None,
+) -> RenderedEmail:
+    """The complete message for one view (isolation checked first).
+
+    multipart/mixed [ multipart/alternative [ text/plain, text/html (or multipart/related [ text/html,
+    image/png ]) ], text/csv ... ]; without attachments the alternative part is the message.
+    """
+    check_isolation(view)
+    sender = mail_from_address(mail_from)
+    domain = sender.domain or "localhost"
+    files = attachments(view) if files is None else files
+    chart: bytes | None = None
+    chart_cid: str | None = None
+    if isinstance(view, ManagerView) and view.team_attainment:
+        chart = coverage_chart(view.team_attainment)
+        chart_cid = make_msgid("chart", domain=domain)[1:-1]
+    html, text = render_bodies(view, [name for name, _ in files], chart_cid)
+
+    msg = EmailMessage(policy=POLICY)
+    subject = subject_for(view)
+    message_id = make_msgid(f"{view.kind}.{view.run_date:%Y%m%d}", domain=domain)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = recipient_address(view)
+    _raw(msg, "Date", format_datetime((now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI)))
+    _raw(msg, "Message-ID", message_id)
+    _raw(msg, "Auto-Submitted", "auto-generated")
+    _raw(msg, "X-Keqing-Run-Date", view.run_date.isoformat())
+    _raw(msg, "X-Keqing-Kind", view.kind)
+    _raw(msg, "MIME-Version", "1.0")
+
+    token = "keqing-" + message_id[1:-1].split("@")[0].replace(".", "")
+    html_part = _text_part(html, "html")
+    if chart is not None and chart_cid is not None:
+        image = _base64_part("image/png", chart, filename="coverage.png", cid=chart_cid)
+        html_part = _multipart(_part(), "related", [html_part, image], f"{token}-r")
+    body = [_text_part(text, "plain"), html_part]
+    if files:
+        alternative = _multipart(_part(), "alternative", body, f"{token}-a")
+        csvs = [_base64_part('text/csv; charset="utf-8"', data, filename=name) for name, data in files]
+        _multipart(msg, "mixed", [alternative, *csvs], f"{token}-m")
+    else:
+        _multipart(msg, "alternative", body, f"{token}-a")
+    return RenderedEmail(
+        run_date=view.run_date,
+        staff_id=view.recipient.staff_id,
+        kind=view.kind,
+        recipient=one_line(view.recipient.email),
+        subject=subject,
+        message_id=message_id,
+        message=msg.as_bytes(policy=POLICY),
+    )
+
+
+# Below this many views the start-up of worker processes costs more than it saves.
+PARALLEL_MIN_VIEWS = 200
+
+
+def _render_chunk(views: Sequence[View], mail_from: str | None, now: dt.datetime) -> list[RenderedEmail]:
+    for view in views:
+        check_isolation(view)  # before any data of the view is touched
+    files = attachments_many(views)
+    return [render_email(v, mail_from=mail_from, now=now, files=f) for v, f in zip(views, files, strict=True)]
+
+
+def render_many(
+    views: Sequence[View], *, mail_from: str | None = None, processes: int | None = None
+) -> list[RenderedEmail]:
+    """Render many views, in order; a large batch is spread over worker processes (one per CPU).
+
+    Workers are started with ``spawn`` (never ``fork``: the calling process runs threads, e.g.
+    Prefect's), and get contiguous chunks of views back in order.
+    """
+    now = dt.datetime.now(dt.UTC)
+    workers = min(processes if processes is not None else (os.cpu_count() or 1), 8)
+    if workers <= 1 or len(views) < PARALLEL_MIN_VIEWS:
+        return _render_chunk(views, mail_from, now)
+    size = max(1, math.ceil(len(views) / (workers * 4)))
+    chunks = [list(views[i : i + size]) for i in range(0, len(views), size)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        parts = pool.map(_render_chunk, chunks, [mail_from] * len(chunks), [now] * len(chunks))
+        return [email for part in parts for email in part]

@@ -1,0 +1,119 @@
+"""Render: each recipient's email, built from a view filtered to them, into the outbox.
+
+``render_emails`` takes the views of the night. The per-role builders (reps, callback and home-visit
+staff, managers) read the grading, supply and loyalty tables and are registered in
+``VIEW_BUILDERS``; the ops view is built here from the run summary and the staff table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from keqing.db import get_engine
+from keqing.deliver import outbox
+from keqing.rules import Rules
+from keqing.settings import Settings
+from models.feeds import Staff
+from reports.ops import ops_views
+from reports.render import has_valid_address, render_many
+from reports.views import Recipient, View
+from tasks import IO_RETRIES, keqing_task, run_logger
+
+# Builders of the staff views: (settings, rules, run_date) -> views, each view already filtered to
+# its recipient. The grading, supply/callback and loyalty stages add theirs here.
+ViewBuilder = Callable[[Settings, Rules, dt.date], list[View]]
+VIEW_BUILDERS: list[ViewBuilder] = []
+
+
+@keqing_task(**IO_RETRIES)
+def build_staff_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]:
+    """Every registered builder's views for run_date (none until the list stages register theirs)."""
+    views: list[View] = []
+    for builder in VIEW_BUILDERS:
+        views.extend(builder(settings, rules, run_date))
+    return views
+
+
+def check_views(views: Sequence[View], run_date: dt.date) -> tuple[list[View], list[str]]:
+    """One view per (recipient, kind), all for run_date (else ValueError: a builder is wrong).
+
+    Returns the views to render and the staff ids whose email address is not usable: their email is
+    not rendered (ops are told) rather than stopping everyone else's.
+    """
+    wrong_date = sorted({v.recipient.staff_id for v in views if v.run_date != run_date})
+    if wrong_date:
+        raise ValueError(f"views for another run_date than {run_date}: {', '.join(wrong_date)}")
+    twice = [key for key, n in Counter((v.recipient.staff_id, v.kind) for v in views).items() if n > 1]
+    if twice:
+        raise ValueError(f"more than one view per recipient and kind: {twice[:5]}")
+    usable = [v for v in views if has_valid_address(v)]
+    return usable, sorted({v.recipient.staff_id for v in views if not has_valid_address(v)})
+
+
+@keqing_task(**IO_RETRIES)
+def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) -> dict:
+    """Render the views and write them to the outbox, one row per (run_date, recipient, kind).
+
+    A rerun inserts nothing twice: a row still ``pending`` (never delivered) is replaced by the new
+    rendering, every other row (sent, failed, unknown) is kept as it is.
+    """
+    views, bad_addresses = check_views(views, run_date)
+    rendered = render_many(views, mail_from=settings.mail_from)
+    kinds = sorted({v.kind for v in views})
+    with get_engine(settings.database_url).begin() as conn:
+        before = outbox.existing_statuses(conn, run_date, kinds)
+        outbox.upsert_rendered(
+            conn,
+            [
+                {
+                    "run_date": r.run_date,
+                    "staff_id": r.staff_id,
+                    "kind": r.kind,
+                    "recipient": r.recipient,
+                    "subject": r.subject,
+                    "message_id": r.message_id,
+                    "message": r.message,
+                }
+                for r in rendered
+            ],
+        )
+    states = Counter(before.get((r.staff_id, r.kind), "new") for r in rendered)
+    summary = {
+        "emails": len(rendered),
+        "by_kind": dict(sorted(Counter(r.kind for r in rendered).items())),
+        "new": states.pop("new", 0),
+        "replaced_pending": states.pop("pending", 0),
+        "kept": sum(states.values()),  # already sent, failed or unknown: left alone
+        "bytes": sum(len(r.message) for r in rendered),
+        "bad_addresses": bad_addresses,  # staff ids whose email address cannot be used
+    }
+    run_logger().info(
+        "rendered %d email(s) for %s: %d new, %d pending replaced, %d kept",
+        summary["emails"],
+        run_date,
+        summary["new"],
+        summary["replaced_pending"],
+        summary["kept"],
+    )
+    return summary
+
+
+@keqing_task(**IO_RETRIES)
+def build_ops_views(settings: Settings, rules: Rules, run_date: dt.date, summary: dict) -> list[View]:
+    """The run summary for every active staff member with role ``ops``."""
+    engine = get_engine(settings.database_url)
+    s = Staff.__table__
+    with engine.connect() as conn:
+        staff = conn.execute(sa.select(s.c.staff_id, s.c.name, s.c.role, s.c.email, s.c.active)).all()
+    names = {row.staff_id: row.name for row in staff}
+    recipients = [
+        Recipient(row.staff_id, row.name, row.email)
+        for row in sorted(staff, key=lambda r: r.staff_id)
+        if row.role == "ops" and row.active is not False and row.email
+    ]
+    problems = outbox.problems(engine, run_date, kinds=["rep", "callback", "home_visit", "manager"])
+    return list(ops_views(summary, rules, run_date, recipients, problems, names))

@@ -1,0 +1,403 @@
+"""Rendering: autoescape for every HTML template, safe headers, the Chinese content of each email kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+from email import policy
+from email.message import EmailMessage
+
+import polars as pl
+import pytest
+
+from reports.ops import ops_views
+from reports.render import environment, one_line, render_email, render_many, subject_for
+from reports.views import (
+    GradeMovement,
+    IsolationError,
+    ManagerView,
+    RankingEntry,
+    VisitTarget,
+    rows_from_frame,
+    split_by_recipient,
+)
+from tests.reports.factories import (
+    MONDAY,
+    RUN_DATE,
+    attainment,
+    call,
+    callback_view,
+    expiry,
+    home_visit_view,
+    recipient,
+    rep_view,
+    target,
+    village,
+)
+
+
+def parse(message: bytes) -> tuple[EmailMessage, str, str, dict[str, bytes]]:
+    """The message, its HTML and text bodies, and its attachments by file name."""
+    msg = email.message_from_bytes(message, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    files = {part.get_filename(): part.get_payload(decode=True) for part in msg.iter_attachments()}
+    return msg, html, text, files
+
+
+# --- autoescape ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["card.html", "card.html.j2", "card.tmpl", "card", "card.htm", "card.jinja"])
+def test_every_html_template_escapes_whatever_its_file_name(tmp_path, name):
+    (tmp_path / name).write_text("<p>{{ value }}</p>", encoding="utf-8")
+    env = environment(str(tmp_path))
+    assert env.get_template(name).render(value="<script>alert(1)</script>") == (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    )
+
+
+def test_templates_from_strings_escape_and_only_plain_text_alternatives_do_not(tmp_path):
+    (tmp_path / "card.txt").write_text("{{ value }}", encoding="utf-8")
+    (tmp_path / "card.txt.j2").write_text("{{ value }}", encoding="utf-8")
+    env = environment(str(tmp_path))
+    assert env.from_string("{{ value }}").render(value="<b>") == "&lt;b&gt;"
+    assert env.get_template("card.txt").render(value="<b>") == "<b>"
+    assert env.get_template("card.txt.j2").render(value="<b>") == "<b>"
+
+
+def test_a_customer_named_script_renders_escaped():
+    view = rep_view([target("C1", "<script>alert(1)</script>", "市一医院<img src=x onerror=alert(2)>", "心内科")])
+    _, html, text, _ = parse(render_email(view).message)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "<script" not in html and "<img" not in html
+    assert "<script>alert(1)</script>" in text  # plain text shows it as text, harmlessly
+
+
+# --- headers -------------------------------------------------------------------------------------
+
+
+def test_a_newline_in_a_name_cannot_inject_a_header():
+    view = rep_view([], staff_id="S001")
+    view = type(view)(
+        run_date=view.run_date,
+        recipient=recipient("S001", "张伟\r\nBcc: thief@example.com\nX-Evil: 1"),
+        targets=[],
+    )
+    rendered = render_email(view, mail_from="客情\r\nCc: thief@example.com <keqing@corp.example>")
+    msg, _, _, _ = parse(rendered.message)
+    assert msg.get_all("Bcc") is None and msg.get_all("Cc") is None and msg.get_all("X-Evil") is None
+    assert len(msg.get_all("To")) == 1 and len(msg.get_all("From")) == 1
+    assert msg["To"].addresses[0].addr_spec == "s001@example.com"
+    assert msg["To"].addresses[0].display_name == "张伟 Bcc: thief@example.com X-Evil: 1"
+    assert not re.search(rb"^(Bcc|Cc|X-Evil):", rendered.message, re.MULTILINE | re.IGNORECASE)
+
+
+def test_an_address_with_a_newline_is_refused_not_sent():
+    view = rep_view([])
+    bad = type(view)(run_date=view.run_date, recipient=recipient("S001", "张伟", "a@example.com\r\nBcc: b@x.com"))
+    with pytest.raises(ValueError):
+        render_email(bad)
+
+
+def test_one_line_turns_every_control_character_into_one_space():
+    assert one_line(" 张\r\n伟\t\x00王\u2028李 ") == "张 伟 王 李"
+
+
+def test_message_is_seven_bit_crlf_mime_with_text_then_html_and_the_attachment():
+    rendered = render_email(rep_view([target("C1", "赵医生", "市一医院", "心内科")]))
+    assert rendered.message.isascii()
+    assert b"\r\n" in rendered.message and b"\n" not in rendered.message.replace(b"\r\n", b"")
+    msg = email.message_from_bytes(rendered.message, policy=policy.default)
+    assert [p.get_content_type() for p in msg.walk()] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/csv",
+    ]
+    assert msg["Subject"] == rendered.subject == "[客情] 2026-11-24 今日拜访 1 位客户"
+    assert msg["Message-ID"] == rendered.message_id
+    assert (msg["X-Keqing-Run-Date"], msg["X-Keqing-Kind"], msg["Auto-Submitted"]) == (
+        "2026-11-24",
+        "rep",
+        "auto-generated",
+    )
+    assert "style=" in msg.get_body(preferencelist=("html",)).get_content()  # CSS inlined
+    assert "<style" not in msg.get_body(preferencelist=("html",)).get_content()
+
+
+# --- content per kind ----------------------------------------------------------------------------
+
+
+def test_rep_email_groups_targets_and_shows_grade_strategy_reason_and_attainment():
+    view = rep_view(
+        [
+            target("C1", "赵医生", "市一医院", "心内科", grade="B", nine_box="A3", reason="appointment"),
+            target("C2", "钱主任", "县医院", "药剂科", grade="N", reason="frequency", visits_this_month=1, standard=2),
+            target("C3", "孙医生", "市一医院", "内分泌科", grade="A", reason="coverage"),
+        ],
+        attainment=[attainment("A", 0.95, 0.9), attainment("C", 0.5, 0.6)],
+        calls_per_field_day=10.5,
+        daily_plan=12,
+        field_days_elapsed=15,
+    )
+    rendered = render_email(view)
+    _, html, text, files = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-24 今日拜访 3 位客户"
+    for body in (html, text):
+        assert "数据截至 2026-11-23" in body
+        assert body.index("市一医院") < body.index("心内科") < body.index("赵医生") < body.index("内分泌科")
+        assert body.index("内分泌科") < body.index("孙医生") < body.index("县医院") < body.index("钱主任")
+        assert "预约拜访" in body and "拜访频率" in body and "覆盖率" in body
+        assert "进攻" in body and "防御" in body and "关系维护" in body
+        assert "日均拜访" in body and "10.5" in body and "已过 15 个工作日" in body
+    assert "A3" in html and "95%" in html and "90%" in html and "50%" in html and "60%" in html
+    assert list(files) == ["visits_2026-11-24.csv"]
+
+
+def test_callback_email_full_phone_contact_instead_of_diagnosis_and_the_evening_line():
+    view = callback_view(
+        [
+            call("P1", "赵敏", "13812345678", informed=True, disease="高血压", reason="overdue", days_overdue=2),
+            call(
+                "P2",
+                "钱多多",
+                "13912345678",
+                informed=False,
+                disease="肺癌",
+                contact_name="钱小二",
+                contact_relation="儿子",
+                reason="expiring",
+            ),
+        ],
+        expiry_month=dt.date(2026, 11, 1),
+        expiry_list=[expiry("P1", "赵敏", 28, True), expiry("P3", "孙丽", 5), expiry("P4", "周强", 12)],
+        must_keep=2,
+        target=3,
+    )
+    rendered = render_email(view)
+    _, html, text, files = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-24 今日回访 2 个电话"
+    for body in (html, text):
+        assert "数据截至 2026-11-23" in body
+        assert "建议晚上" in body and "18:00" in body
+        assert "13812345678" in body and "13912345678" in body  # her own patients: in full
+        assert "请联系 钱小二（儿子）" in body and "患者不知情" in body
+        assert "肺癌" not in body
+        assert "病种：高血压" in body
+        assert "逾期未回访" in body and "逾期 2 天" in body and "即将到期" in body
+        assert "2026年11月到期名单" in body
+        assert body.index("孙丽") < body.index("周强")  # expiry list by date
+    assert "必保量" in html and "目标量" in html and "留存率" in html and "33%" in html
+    assert "必保量 2 · 目标量 3 · 已复购 1 · 留存率 33%" in text
+    assert sorted(files) == ["callbacks_2026-11-24.csv", "expiry_2026-11.csv"]
+    assert "肺癌".encode() not in b"".join(files.values())
+
+
+def test_home_visit_email_lists_villages_and_patients_with_masked_phones():
+    view = home_visit_view(
+        [
+            village("横畈村", [("P1", "孙丽", "13712345678"), ("P2", "周强", "13612349999")]),
+            village("民主村", [("P3", "吴芳", "13512340000")], township="昌化镇", event_id="E02"),
+        ]
+    )
+    rendered = render_email(view)
+    _, html, text, _ = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-24 今日家访 2 个村 3 位患者"
+    for body in (html, text):
+        assert "横畈村" in body and "民主村" in body and "昌化镇" in body and "E02" in body
+        assert "137****5678" in body and "136****9999" in body and "135****0000" in body
+        assert "13712345678" not in body
+        assert "多数患者购买 7 盒" in body
+
+
+def _manager(run_date: dt.date) -> ManagerView:
+    return ManagerView(
+        run_date=run_date,
+        recipient=recipient("S009", "王强"),
+        team_staff_ids=frozenset({"S001", "S002"}),
+        team_attainment=[attainment("A", 0.95, 0.9), attainment("B", 0.7, 0.9)],
+        movements=[
+            GradeMovement(
+                customer_id="C1",
+                customer_name="赵医生",
+                institution="市一医院",
+                owner_staff_id="S001",
+                owner_name="张伟",
+                from_grade="C",
+                to_grade="A",
+                changed_on=dt.date(2026, 11, 20),
+            )
+        ],
+        ranking=[
+            RankingEntry(rank=1, staff_id="S002", staff_name="李娜", role="callback", completed=190, planned=200),
+            RankingEntry(rank=2, staff_id="S001", staff_name="张伟", role="rep", completed=48, planned=60),
+        ],
+        ranking_week=(dt.date(2026, 11, 16), dt.date(2026, 11, 22)),
+    )
+
+
+def test_manager_email_has_attainment_movements_an_inline_chart_and_the_monday_ranking():
+    rendered = render_email(_manager(MONDAY))
+    msg, html, text, files = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-23 团队日报与每周排行榜"
+    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1 and images[0].get_content().startswith(b"\x89PNG")
+    cid = images[0]["Content-ID"].strip("<>")
+    assert f'src="cid:{cid}"' in html
+    assert msg.get_body(preferencelist=("html",)).get_content_type() == "text/html"
+    assert [p.get_content_type() for p in msg.walk()][:4] == [
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+    ]
+    for body in (html, text):
+        assert "团队本月达成" in body and "级别变动" in body and "赵医生" in body and "张伟" in body
+        assert "每周排行榜" in body and "2026-11-16 至 2026-11-22" in body
+        assert body.index("李娜") < body.index("张伟", body.rindex("每周排行榜"))
+        assert "95%" in body
+    assert files == {}
+
+
+def test_manager_email_on_a_tuesday_has_no_ranking():
+    rendered = render_email(_manager(RUN_DATE))
+    _, html, text, _ = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-24 团队日报"
+    assert "每周排行榜" not in html and "每周排行榜" not in text
+
+
+def test_ops_email_shows_files_rows_quarantine_reasons_and_emails():
+    from keqing.rules import Rules
+
+    summary = {
+        "ingest": {
+            "files_new": 3,
+            "files_already_ingested": 10,
+            "files_same_bytes": [],
+            "files_ignored": ["notes.docx"],
+            "rows_read": 1000,
+            "rows_loaded": 930,
+            "rows_quarantined": 70,
+            "rows_duplicate": 0,
+            "quarantined_by_reason": {"bad_phone": 50, "unknown_reference": 20},
+            "feeds": {
+                "visits": {
+                    "files": 2,
+                    "rows_read": 1000,
+                    "loaded": 930,
+                    "quarantined": 70,
+                    "duplicates": 0,
+                    "waiting": 20,
+                }
+            },
+            "files": [],
+        },
+        "render": {"emails": 12},
+        "deliver": {"sent": 10, "failed": 1, "unknown": 1},
+    }
+    problems = [{"staff_id": "S005", "kind": "rep", "status": "failed", "last_error": "550 5.1.1 no such user"}]
+    (view,) = ops_views(summary, Rules(), RUN_DATE, [recipient("S900", "运营")], problems, {"S005": "陈磊"})
+    rendered = render_email(view)
+    _, html, text, _ = parse(rendered.message)
+    assert rendered.subject == "[客情] 2026-11-24 夜间运行成功，3 条告警"
+    for body in (html, text):
+        assert "数据截至 2026-11-23" in body
+        assert "bad_phone" in body and "unknown_reference" in body and "notes.docx" in body
+        assert "visits" in body and "7.0% 的数据行被隔离" in body
+        assert "1 封邮件被服务器拒收" in body and "1 封邮件状态不明" in body
+        assert "S005" in body and "陈磊" in body and "550 5.1.1 no such user" in body
+    assert ">930<" in html and ">12<" in html
+
+
+def test_subject_always_starts_with_the_tag_and_the_run_date():
+    views = [rep_view([]), callback_view([]), home_visit_view([]), _manager(RUN_DATE)]
+    assert all(subject_for(v).startswith("[客情] 2026-11-24 ") for v in views)
+
+
+# --- isolation -----------------------------------------------------------------------------------
+
+
+def test_no_other_staff_members_customer_or_patient_can_appear():
+    customers = pl.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "customer_name": ["赵一医生", "钱二主任", "孙三药师"],
+            "institution": ["市一医院", "县医院", "市一医院"],
+            "department": ["心内科", "药剂科", "药剂科"],
+            "grade": ["A", "B", "C"],
+            "reason": ["frequency", "coverage", "appointment"],
+            "owner_staff_id": ["S001", "S002", "S001"],
+        }
+    )
+    patients = pl.DataFrame(
+        {
+            "patient_id": ["P1", "P2"],
+            "patient_name": ["周四", "吴五"],
+            "phone": ["13811110001", "13822220002"],
+            "assigned_staff_id": ["S011", "S012"],
+            "reason": ["cadence", "lapsed"],
+        }
+    )
+    by_rep = split_by_recipient(customers, "owner_staff_id")
+    rep_views = [rep_view(rows_from_frame(part, VisitTarget), staff_id=staff) for staff, part in by_rep.items()]
+    by_nurse = split_by_recipient(patients, "assigned_staff_id")
+    nurse_views = [
+        callback_view(
+            [
+                call(
+                    r["patient_id"],
+                    r["patient_name"],
+                    r["phone"],
+                    **{"assigned_staff_id": staff, "reason": r["reason"]},
+                )
+                for r in part.iter_rows(named=True)
+            ],
+            staff_id=staff,
+        )
+        for staff, part in by_nurse.items()
+    ]
+    # What identifies each staff member's customers and patients (ids, names, phones, masked phones).
+    owned = {
+        "S001": {"C1", "赵一医生", "C3", "孙三药师"},
+        "S002": {"C2", "钱二主任"},
+        "S011": {"P1", "周四", "13811110001"},
+        "S012": {"P2", "吴五", "13822220002"},
+    }
+    masked = {"S011": "138****0001", "S012": "138****0002"}
+    emails = render_many(rep_views + nurse_views, processes=1)
+    assert sorted(r.staff_id for r in emails) == ["S001", "S002", "S011", "S012"]
+    for rendered in emails:
+        _, html, text, files = parse(rendered.message)
+        content = html + text + "".join(f.decode("utf-8-sig") for f in files.values())
+        assert all(m in content for m in owned[rendered.staff_id]), rendered.staff_id
+        for other in owned:
+            if other != rendered.staff_id:
+                leaked = {m for m in owned[other] | {masked.get(other, "")} if m and m in content}
+                assert not leaked, (rendered.staff_id, other, leaked)
+
+
+def test_a_view_holding_another_staff_members_row_is_not_rendered():
+    view = rep_view([target("C1", "赵医生", "市一医院", None, owner_staff_id="S002")], staff_id="S001")
+    with pytest.raises(IsolationError):
+        render_email(view)
+
+
+@pytest.mark.slow
+def test_render_many_in_worker_processes_keeps_the_order(monkeypatch):
+    import reports.render
+
+    monkeypatch.setattr(reports.render, "PARALLEL_MIN_VIEWS", 2)
+    views = [
+        rep_view([target(f"C{i}", f"客户{i}", "市一医院", None)], staff_id="S001", run_date=RUN_DATE) for i in range(1)
+    ]
+    views += [
+        rep_view([target(f"C{i}", f"客户{i}", "市一医院", None, owner_staff_id=f"S{i:03d}")], staff_id=f"S{i:03d}")
+        for i in range(2, 8)
+    ]
+    rendered = render_many(views, processes=2)
+    assert [r.staff_id for r in rendered] == [v.recipient.staff_id for v in views]
