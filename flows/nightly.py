@@ -1,4 +1,4 @@
-"""The nightly run for one run_date: ingest the inbox (later stages are added by their issues)."""
+"""The nightly run for one run_date: ingest the inbox, then loyalty (later stages are added by their issues)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.ingest import ingest
+from flows.loyalty import loyalty
 from keqing.clock import shanghai_today
 from keqing.rules import load_rules
 from keqing.settings import get_settings
@@ -25,6 +26,7 @@ def nightly(run_date: dt.date | None = None, resend: bool = False) -> dict:
     summary: dict = {"run_date": run_date.isoformat()}
     try:
         summary["ingest"] = ingest(settings, rules, run_date)
+        summary["loyalty"] = loyalty(settings, rules, run_date)
     except BaseException as exc:
         finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
         raise
