@@ -134,3 +134,10 @@ ORDERS_SOURCE_INDEX = Index(
     "ix_orders_source_file_line", Order.__table__.c.source_file_id, Order.__table__.c.source_line
 )
 ORDERS_DATE_INDEX = Index("ix_orders_order_date", Order.__table__.c.order_date)
+# Reorder reminders read each terminal's order days from this index alone (no table lookups).
+ORDERS_KIND_CUSTOMER_DATE_INDEX = Index(
+    "ix_orders_kind_customer_date",
+    Order.__table__.c.kind,
+    Order.__table__.c.customer_id,
+    Order.__table__.c.order_date,
+)

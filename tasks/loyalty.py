@@ -297,7 +297,6 @@ def close_quarters(settings: Settings, rules: Rules, run_date: dt.date) -> list[
             )
             if conn.execute(stmt.returning(CLOSES.c.quarter)).first() is None:
                 continue  # closed meanwhile by another run: its rewards are already there
-            insert_frame(conn, REWARDS, quarter_rewards_)
             closed.append(
                 {
                     "quarter": label,
@@ -306,6 +305,8 @@ def close_quarters(settings: Settings, rules: Rules, run_date: dt.date) -> list[
                     "rewards": dict(sorted(Counter(quarter_rewards_["tier"].to_list()).items())),
                 }
             )
+        # One set-based insert for every quarter closed now (the staging table lives per transaction).
+        insert_frame(conn, REWARDS, rewards.filter(pl.col("quarter").is_in([c["quarter"] for c in closed])))
     for item in closed:
         run_logger().info("loyalty: closed %s with %d reward(s)", item["quarter"], sum(item["rewards"].values()))
     return closed

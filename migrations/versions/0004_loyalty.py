@@ -1,6 +1,7 @@
 """loyalty: points ledger (append-only), balances view, accrual log, quarter closes, rewards, reorder reminders
 
-Also two indexes on ``orders`` (by lineage and by date) so the nightly accrual reads only changed orders.
+Also three indexes on ``orders``: by lineage and by date, so the nightly accrual reads only changed orders,
+and (kind, customer, date), so the reorder reminders read order days from the index alone.
 
 Revision ID: 0004
 Revises: 0001
@@ -116,6 +117,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_quarter_rewards_owner_staff_id"), ["owner_staff_id"], unique=False)
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index("ix_orders_kind_customer_date", ["kind", "customer_id", "order_date"], unique=False)
         batch_op.create_index("ix_orders_order_date", ["order_date"], unique=False)
         batch_op.create_index("ix_orders_source_file_line", ["source_file_id", "source_line"], unique=False)
 
@@ -172,6 +174,7 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_source_file_line")
         batch_op.drop_index("ix_orders_order_date")
+        batch_op.drop_index("ix_orders_kind_customer_date")
 
     with op.batch_alter_table("quarter_rewards", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quarter_rewards_owner_staff_id"))

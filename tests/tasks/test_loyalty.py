@@ -88,6 +88,26 @@ def test_quarter_close_runs_once(settings, book):
     assert rows_of(book.engine, "SELECT quarter, run_date FROM quarter_closes") == [("2026Q3", "2026-10-01")]
 
 
+def test_the_first_run_on_old_history_closes_every_ended_quarter_once(settings, book):
+    book.load(
+        ("O1", "T1", 5000.00, D(2026, 2, 10), "order"),
+        ("O2", "T2", 25000.00, D(2026, 5, 5), "order"),
+        ("O3", "T1", 600.00, D(2026, 8, 1), "order"),
+        ("O4", "T3", 100.00, D(2026, 10, 2), "order"),
+    )
+    assert night(settings, D(2026, 10, 5))["closed"] == [
+        {"quarter": "2026Q1", "terminals": 1, "points": 500, "rewards": {"bronze": 1}},
+        {"quarter": "2026Q2", "terminals": 1, "points": 2500, "rewards": {"silver": 1}},
+        {"quarter": "2026Q3", "terminals": 1, "points": 60, "rewards": {}},
+    ]
+    assert rows_of(book.engine, "SELECT quarter, customer_id, owner_staff_id, points, tier FROM quarter_rewards") == [
+        ("2026Q1", "T1", "S1", 500, "bronze"),
+        ("2026Q2", "T2", "S1", 2500, "silver"),
+    ]
+    assert night(settings, D(2026, 10, 6))["closed"] == []
+    assert quarter_points(book)[-1] == ("2026Q4", "T3", 10)  # Q4 is open
+
+
 def test_rerun_replay_and_correction(settings, book):
     book.load(("O1", "T1", 100.00, D(2026, 10, 5), "order"))
     assert accrue_points.fn(settings, RULES, D(2026, 10, 6)).entries == 1
