@@ -96,8 +96,11 @@ class AccrualResult:
 
 
 def _next_watermarks(conn: Connection) -> tuple[int, int]:
-    """The lowest ingest file id and orders-quarantine id whose rows may still reach the orders table."""
-    pending = _scalar(conn, sa.select(sa.func.min(FILES.c.id)).where(FILES.c.status == "pending"))
+    """The lowest ingest file id and quarantine id whose rows may still reach the orders table: the first
+    orders file still pending and the first orders row still waiting, else the next ids."""
+    pending = _scalar(
+        conn, sa.select(sa.func.min(FILES.c.id)).where(FILES.c.feed == "orders", FILES.c.status == "pending")
+    )
     newest = _scalar(conn, sa.select(sa.func.max(FILES.c.id))) or 0
     waiting = _scalar(
         conn,
