@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 from flows.email import add_delivery, deliver, ops_email, render
 from flows.grading import grading
 from flows.ingest import ingest
+from flows.loyalty import loyalty
 from flows.supply import supply
 from keqing.clock import shanghai_today
 from keqing.locks import LockBusy, held
@@ -66,6 +67,7 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 summary["ingest"] = ingest(settings, rules, run_date)
             summary["grading"] = grading(settings, rules, run_date)
             summary["supply"] = supply(settings, rules, run_date)
+            summary["loyalty"] = loyalty(settings, rules, run_date)
             if send:
                 summary["render"] = render(settings, rules, run_date, resend=resend)
                 summary["deliver"] = deliver(settings, run_date)

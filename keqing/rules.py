@@ -158,13 +158,25 @@ class VisitRules(_Section):
 class LoyaltyRules(_Section):
     """Loyalty points (积分)."""
 
-    yuan_per_point: Annotated[float, Field(gt=0)] = 10
+    yuan_per_point: Annotated[float, Field(gt=0)] = 10  # whole fen (0.01 yuan), so points are exact integers
     rounding: Literal["floor", "round", "ceil"] = "floor"  # 1 point per *full* 10 yuan
     tiers: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: {"bronze": 500, "silver": 2000, "gold": 5000}
     )
     reorder_min_orders: Annotated[int, Field(ge=2)] = 3
     reorder_last_orders: Annotated[int, Field(ge=2)] = 6  # median of the gaps between the last N orders
+    # Before a quarter closes, re-check every order against the ledger, not only the night's changes.
+    full_check_before_close: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoyaltyRules:
+        if abs(self.yuan_per_point * 100 - round(self.yuan_per_point * 100)) > 1e-9:
+            raise ValueError("yuan_per_point must be a whole number of fen (0.01 yuan)")
+        if len(set(self.tiers.values())) != len(self.tiers):
+            raise ValueError("tiers must have distinct thresholds")
+        if self.reorder_last_orders < self.reorder_min_orders:
+            raise ValueError("reorder_last_orders must be at least reorder_min_orders")
+        return self
 
 
 class IngestRules(_Section):

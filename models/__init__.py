@@ -4,6 +4,7 @@ from models.base import Base
 from models.feeds import FEED_MODELS
 from models.grading import CustomerGrade, GradeMovement, OrphanCustomer, RepAttainment, VisitTarget
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
+from models.loyalty import LoyaltyAccrual, PointsLedgerEntry, QuarterClose, QuarterReward, ReorderReminder
 from models.outbox import EMAIL_KINDS, OUTBOX_STATUSES, OutboxMessage
 from models.supply import (
     SUPPLY_MODELS,
@@ -30,10 +31,15 @@ __all__ = [
     "HomeVisitPlan",
     "InboxPath",
     "IngestFile",
+    "LoyaltyAccrual",
     "OrphanCustomer",
     "OutboxMessage",
     "PatientSupply",
+    "PointsLedgerEntry",
     "QuarantineRow",
+    "QuarterClose",
+    "QuarterReward",
+    "ReorderReminder",
     "RepAttainment",
     "Run",
     "VisitTarget",
