@@ -137,6 +137,11 @@ def _stage(conn: Connection, table: sa.Table, df: pl.DataFrame, staging: str) ->
         cur.close()
 
 
+def _drop_staging(conn: Connection, staging: str) -> None:
+    """Drop the staging table now, so the same table can be loaded again in this transaction."""
+    conn.exec_driver_sql(f"DROP TABLE {staging}" if is_postgres(conn) else f"DROP TABLE temp.{staging}")
+
+
 def upsert_frame(
     conn: Connection,
     table: sa.Table,
@@ -172,8 +177,7 @@ def upsert_frame(
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging} WHERE true ON CONFLICT ({conflict}) {action}"
     )
-    if not is_postgres(conn):
-        conn.exec_driver_sql(f"DROP TABLE temp.{staging}")
+    _drop_staging(conn, staging)
     return df.height
 
 
@@ -187,8 +191,7 @@ def insert_frame(conn: Connection, table: sa.Table, df: pl.DataFrame, *, ignore_
     cols = ", ".join(prep.quote(c) for c in df.columns)
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     result = conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {staging} WHERE true{tail}")
-    if not is_postgres(conn):
-        conn.exec_driver_sql(f"DROP TABLE temp.{staging}")
+    _drop_staging(conn, staging)
     return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else df.height
 
 
