@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 
 import polars as pl
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from models.grading import CustomerGrade, RepAttainment, VisitTarget
 from models.loyalty import QuarterClose, QuarterReward, ReorderReminder
 from models.supply import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
 from reports import views as v
+from reports.views import Row
 
 # Grade codes of the grading stage -> the labels of the emails (V is a VIP terminal).
 GRADE_LABELS = {"V": "VIP"}
@@ -75,23 +77,35 @@ def _parts(frame: pl.DataFrame, owner: str, keep: dict[str, v.Recipient]) -> dic
 # --- reps ------------------------------------------------------------------------------------
 
 
-def attainment_rows(frame: pl.DataFrame) -> list[v.GradeAttainment]:
-    """GradeAttainment rows (grades in GRADE_ORDER) from rep_attainment-shaped sums of one recipient."""
-    frame = frame.filter(pl.col("grade") != "ALL").sort(
-        pl.col("grade").replace_strict(GRADE_ORDER, list(range(len(GRADE_ORDER))), default=len(GRADE_ORDER)),
-        "grade",
+def attainment_frame(frame: pl.DataFrame, owner: str) -> pl.DataFrame:
+    """GradeAttainment columns of rep_attainment-shaped rows (the ``ALL`` rows dropped), by owner and grade order."""
+    order = pl.col("grade").replace_strict(GRADE_ORDER, list(range(len(GRADE_ORDER))), default=len(GRADE_ORDER))
+    return (
+        frame.filter(pl.col("grade") != "ALL")
+        .sort(owner, order, "grade")
+        .select(
+            owner,
+            _grade_label().alias("grade"),
+            "customers",
+            pl.col("visits_required").alias("required_visits"),
+            pl.col("visits_credited").alias("credited_visits"),
+            pl.col("monthly_coverage").fill_null(0.0),
+            pl.col("standard_monthly_coverage").fill_null(0.0).alias("monthly_standard"),
+            pl.col("quarterly_coverage").fill_null(0.0),
+            pl.col("standard_quarterly_coverage").fill_null(0.0).alias("quarterly_standard"),
+        )
     )
-    frame = frame.select(
-        _grade_label().alias("grade"),
-        "customers",
-        pl.col("visits_required").alias("required_visits"),
-        pl.col("visits_credited").alias("credited_visits"),
-        pl.col("monthly_coverage").fill_null(0.0),
-        pl.col("standard_monthly_coverage").fill_null(0.0).alias("monthly_standard"),
-        pl.col("quarterly_coverage").fill_null(0.0),
-        pl.col("standard_quarterly_coverage").fill_null(0.0).alias("quarterly_standard"),
-    )
-    return v.rows_from_frame(frame, v.GradeAttainment)
+
+
+def _rows(frame: pl.DataFrame, owner: str, row_type: type[Row], people: dict[str, v.Recipient]) -> dict[str, list[Row]]:
+    """Each recipient's rows of ``frame`` (already in order) as ``row_type``, split by ``owner``.
+
+    Only the dataclass's columns are kept, once for the whole frame, before the split; each part is
+    then turned into dataclasses row by row.
+    """
+    names = [f.name for f in fields(row_type) if f.name in frame.columns]  # type: ignore[arg-type]
+    parts = _parts(frame.select(list(dict.fromkeys([*names, owner]))), owner, people)
+    return {k: [row_type(**{n: r[n] for n in names}) for r in part.iter_rows(named=True)] for k, part in parts.items()}
 
 
 def assemble_rep_views(
@@ -110,47 +124,50 @@ def assemble_rep_views(
     """
     people = _recipients(staff, "rep")
     names = customers.select(
-        "customer_id", "customer_name", pl.col("institution").alias("customer_institution"), "current_owner"
+        "customer_id",
+        "customer_name",
+        pl.col("institution").alias("customer_institution"),
+        pl.col("owner_staff_id").alias("current_owner"),
     )
 
     def owned(frame: pl.DataFrame, owner: str) -> pl.DataFrame:
         joined = frame.join(names, on="customer_id", how="inner").filter(pl.col("current_owner") == pl.col(owner))
         if "institution" not in joined.columns:
             joined = joined.with_columns(institution=pl.col("customer_institution"))
-        return joined.drop("customer_institution", "current_owner")
+        return joined.drop("customer_institution", "current_owner").with_columns(owner_staff_id=pl.col(owner))
 
-    t = owned(targets, "staff_id").sort("staff_id", "rank").with_columns(_grade_label())
-    t = t.with_columns(institution=pl.col("institution").fill_null(""))
+    t = owned(targets, "staff_id").sort("staff_id", "rank")
+    t = t.with_columns(_grade_label(), institution=pl.col("institution").fill_null(""))
     r = owned(reorders, "staff_id").sort("staff_id", "days_overdue", "customer_id", descending=[False, True, False])
     w = owned(rewards, "owner_staff_id").sort(
         "owner_staff_id", "points", "customer_id", descending=[False, True, False]
     )
-    by_t, by_r, by_w = _parts(t, "staff_id", people), _parts(r, "staff_id", people), _parts(w, "owner_staff_id", people)
-    by_a = _parts(attainment, "staff_id", people)
-    out = []
-    for sid in sorted(set(by_t) | set(by_r) | set(by_w)):
-        att = by_a.get(sid, attainment.clear())
-        total = att.filter(pl.col("grade") == "ALL")
-        extra = {}
-        if total.height:
-            row = total.row(0, named=True)
-            extra = {
-                "calls_per_field_day": row["avg_calls_per_day"],
-                "daily_plan": row["daily_plan"],
-                "field_days_elapsed": row["field_days_so_far"],
-            }
-        out.append(
-            v.RepView(
-                run_date=run_date,
-                recipient=people[sid],
-                targets=v.rows_from_frame(by_t.get(sid, t.clear()), v.VisitTarget, owner_staff_id=sid),
-                attainment=attainment_rows(att),
-                reorders=v.rows_from_frame(by_r.get(sid, r.clear()), v.ReorderReminder, owner_staff_id=sid),
-                rewards=v.rows_from_frame(by_w.get(sid, w.clear()), v.RewardToDeliver),
-                **extra,
-            )
+    by_t = _rows(t, "owner_staff_id", v.VisitTarget, people)
+    by_r = _rows(r, "owner_staff_id", v.ReorderReminder, people)
+    by_w = _rows(w, "owner_staff_id", v.RewardToDeliver, people)
+    by_a = _rows(attainment_frame(attainment, "staff_id"), "staff_id", v.GradeAttainment, people)
+    totals = _parts(
+        attainment.filter(pl.col("grade") == "ALL").select(
+            "staff_id",
+            pl.col("avg_calls_per_day").alias("calls_per_field_day"),
+            "daily_plan",
+            pl.col("field_days_so_far").alias("field_days_elapsed"),
+        ),
+        "staff_id",
+        people,
+    )
+    return [
+        v.RepView(
+            run_date=run_date,
+            recipient=people[sid],
+            targets=by_t.get(sid, []),
+            attainment=by_a.get(sid, []),
+            reorders=by_r.get(sid, []),
+            rewards=by_w.get(sid, []),
+            **({k: x for k, x in totals[sid].row(0, named=True).items() if k != "staff_id"} if sid in totals else {}),
         )
-    return out
+        for sid in sorted(set(by_t) | set(by_r) | set(by_w))
+    ]
 
 
 def rep_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[v.View]:
@@ -190,7 +207,7 @@ def rep_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[v.Vie
                 qr.c.quarter.in_(sa.select(qc.c.quarter).where(qc.c.run_date == run_date))
             ),
         )
-    customers = customers.rename({"name": "customer_name", "owner_staff_id": "current_owner"})
+    customers = customers.rename({"name": "customer_name"})
     return list(assemble_rep_views(run_date, staff, customers, targets, attainment, reorders, rewards))
 
 
@@ -258,28 +275,26 @@ def assemble_callback_views(
         .rename({"callback_staff_id": "assigned_staff_id"})
         .sort("assigned_staff_id", "expiry_date", "patient_id", "product_code")
     )
-    tg = targets.filter((pl.col("month") == month) & (pl.col("scope") == "staff"))
-    by_c, by_e, by_t = (
-        _parts(c, "staff_id", people),
-        _parts(e, "assigned_staff_id", people),
-        _parts(tg, "staff_id", people),
+    tg = (
+        targets.filter((pl.col("month") == month) & (pl.col("scope") == "staff"))
+        .group_by("staff_id")
+        .agg(pl.col("must_keep", "target").sum())
     )
-    out = []
-    for sid in sorted(set(by_c) | set(by_e)):
-        entries = by_e.get(sid, e.clear())
-        tgt = by_t.get(sid)
-        out.append(
-            v.CallbackView(
-                run_date=run_date,
-                recipient=people[sid],
-                calls=v.rows_from_frame(by_c.get(sid, c.clear()), v.CallbackCall),
-                expiry_month=month if entries.height else None,
-                expiry_list=v.rows_from_frame(entries, v.ExpiryEntry),
-                must_keep=int(tgt["must_keep"].sum()) if tgt is not None else 0,
-                target=int(tgt["target"].sum()) if tgt is not None else 0,
-            )
+    by_c = _rows(c, "staff_id", v.CallbackCall, people)
+    by_e = _rows(e, "assigned_staff_id", v.ExpiryEntry, people)
+    by_t = _parts(tg, "staff_id", people)
+    return [
+        v.CallbackView(
+            run_date=run_date,
+            recipient=people[sid],
+            calls=by_c.get(sid, []),
+            expiry_month=month if sid in by_e else None,
+            expiry_list=by_e.get(sid, []),
+            must_keep=by_t[sid]["must_keep"][0] if sid in by_t else 0,
+            target=by_t[sid]["target"][0] if sid in by_t else 0,
         )
-    return out
+        for sid in sorted(set(by_c) | set(by_e))
+    ]
 
 
 def callback_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[v.View]:
@@ -533,7 +548,9 @@ def assemble_manager_views(
     active = staff.filter(pl.col("active").fill_null(True)).select("staff_id")
     team = team_pairs(staff).join(active, on="staff_id").filter(pl.col("manager_id").is_in(list(people)))
     teams = {k: frozenset(part["staff_id"].to_list()) for k, part in _parts(team, "manager_id", people).items()}
-    att = _parts(team_attainment(attainment, team), "manager_id", people)
+    att = _rows(
+        attainment_frame(team_attainment(attainment, team), "manager_id"), "manager_id", v.GradeAttainment, people
+    )
     names = staff.select("staff_id", pl.col("name").alias("owner_name"))
     moves = (
         grade_movements(history, run_date)
@@ -542,20 +559,21 @@ def assemble_manager_views(
         .join(team.rename({"staff_id": "owner_staff_id"}), on="owner_staff_id")
         .sort("manager_id", "changed_on", "institution", "customer_id")
     )
-    by_move = _parts(moves, "manager_id", people)
-    by_rank: dict[str, pl.DataFrame] = {}
+    by_move = _rows(moves, "manager_id", v.GradeMovement, people)
+    by_rank: dict[str, list[v.RankingEntry]] = {}
     week = None
     if done is not None:
         week = ranking_week(run_date)
-        by_rank = _parts(weekly_ranking(staff, team, done, rules, len(workdays(*week))), "manager_id", people)
+        ranking = weekly_ranking(staff, team, done, rules, len(workdays(*week)))
+        by_rank = _rows(ranking, "manager_id", v.RankingEntry, people)
     return [
         v.ManagerView(
             run_date=run_date,
             recipient=people[sid],
             team_staff_ids=teams[sid],
-            team_attainment=attainment_rows(att.get(sid, pl.DataFrame(schema=attainment.schema))),
-            movements=v.rows_from_frame(by_move.get(sid, moves.clear()), v.GradeMovement),
-            ranking=v.rows_from_frame(by_rank[sid], v.RankingEntry) if sid in by_rank else [],
+            team_attainment=att.get(sid, []),
+            movements=by_move.get(sid, []),
+            ranking=by_rank.get(sid, []),
             ranking_week=week,
         )
         for sid in sorted(teams)
