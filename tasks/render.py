@@ -18,20 +18,21 @@ from keqing.deliver import outbox
 from keqing.rules import Rules
 from keqing.settings import Settings
 from models.feeds import Staff
+from reports.builders import callback_views, home_visit_views, manager_views, rep_views
 from reports.ops import ops_views
 from reports.render import has_valid_address, render_many
 from reports.views import Recipient, View
 from tasks import IO_RETRIES, keqing_task, run_logger
 
 # Builders of the staff views: (settings, rules, run_date) -> views, each view already filtered to
-# its recipient. The grading, supply/callback and loyalty stages add theirs here.
+# its recipient (reports/builders.py: one per role, from the grading, supply and loyalty tables).
 ViewBuilder = Callable[[Settings, Rules, dt.date], list[View]]
-VIEW_BUILDERS: list[ViewBuilder] = []
+VIEW_BUILDERS: list[ViewBuilder] = [rep_views, callback_views, home_visit_views, manager_views]
 
 
 @keqing_task(**IO_RETRIES)
 def build_staff_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]:
-    """Every registered builder's views for run_date (none until the list stages register theirs)."""
+    """Every registered builder's views for run_date."""
     views: list[View] = []
     for builder in VIEW_BUILDERS:
         views.extend(builder(settings, rules, run_date))
