@@ -47,7 +47,8 @@ bench: venv
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/supply.py --scale large
 	$(BIN)/python bench/loyalty.py --db sqlite
-	$(BIN)/python bench/email.py --emails 2000
+	$(BIN)/python bench/emails.py --emails 2000
+	$(BIN)/python bench/views.py
 
 lock: venv
 	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new

@@ -1,8 +1,8 @@
 """Benchmark of the view builders' pure assembly (reports/builders.py) at ``large`` scale, frames built in memory.
 
-    PYTHONPATH=$PWD python -m bench.views [--staff 2000] [--customers 200000]
+    python bench/views.py [--staff 2000] [--customers 200000]
 
-(``-m``: run as ``bench/views.py`` the sibling ``bench/email.py`` would shadow the stdlib ``email``.)
+(The email benchmark is ``bench/emails.py``, so that no script here shadows the stdlib ``email``.)
 
 Large: 2,000 staff (65% reps with 12 targets, 27% callback staff with 40 calls and 25 expiry entries,
 5% home-visit staff with 2 villages of 8 patients, 3% managers over 3 levels), 200,000 customers, a

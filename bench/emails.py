@@ -11,7 +11,7 @@ Synthetic views (``reports.samples``: reps with 12 targets, callback staff with 
 
 Wall and CPU seconds are both printed: on a shared machine the wall time depends on the load.
 
-Run: ``PYTHONPATH=. python bench/email.py [--emails 2000] [--processes N]``
+Run: ``PYTHONPATH=. python bench/emails.py [--emails 2000] [--processes N]``
 """
 
 from __future__ import annotations
