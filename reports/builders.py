@@ -478,14 +478,20 @@ def grade_movements(history: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
 
     A row of ``customer_grades`` starting in run_date's month (up to run_date) whose grade differs from
     the previous row's; rows that only change the nine-box cell or the KOL flag are not movements.
+    The database's very first grading is not a movement either (it would list every customer on the
+    first night); a customer graded for the first time later (a new doctor) is "newly graded".
     """
+    known = history.filter(pl.col("valid_from") <= run_date)
+    first_grading = known["valid_from"].min()
     return (
-        history.filter(pl.col("valid_from") <= run_date)
-        .sort("customer_id", "valid_from")
+        known.sort("customer_id", "valid_from")
         .with_columns(from_grade=pl.col("grade").shift(1).over("customer_id"))
         .filter(
             (pl.col("valid_from") >= _month_start(run_date))
-            & (pl.col("from_grade").is_null() | (pl.col("from_grade") != pl.col("grade")))
+            & (
+                (pl.col("from_grade").is_null() & (pl.col("valid_from") > first_grading))
+                | (pl.col("from_grade") != pl.col("grade"))
+            )
         )
         .select(
             "customer_id",

@@ -887,3 +887,25 @@ def test_nightly_on_a_generated_inbox_emails_reps_and_callback_staff_their_own_r
         assert {nurse_of[r["patient_id"]] for r in rows} <= {staff_id}
         patients_seen += len(rows)
     assert customers_seen > 0 and patients_seen > 0
+
+
+def test_the_first_grading_of_the_database_is_not_a_movement_but_a_later_new_doctor_is():
+    import datetime as dt
+
+    import polars as pl
+
+    from reports.builders import grade_movements
+
+    history = pl.DataFrame(
+        {
+            "customer_id": ["D1", "D2", "D2", "D3"],
+            "grade": ["A", "C", "B", "D"],
+            "valid_from": [dt.date(2026, 11, 1), dt.date(2026, 11, 1), dt.date(2026, 11, 10), dt.date(2026, 11, 12)],
+        }
+    )
+    moved = grade_movements(history, dt.date(2026, 11, 20))
+    assert moved.select("customer_id", "to_grade", "changed_on").rows() == [
+        ("D2", "B", dt.date(2026, 11, 10)),  # C -> B
+        ("D3", "D", dt.date(2026, 11, 12)),  # a doctor graded for the first time after the first night
+    ]
+    assert moved["from_grade"].to_list()[0] == "C" and moved["from_grade"].to_list()[1] is None
