@@ -388,16 +388,16 @@ def test_a_view_holding_another_staff_members_row_is_not_rendered():
 
 
 @pytest.mark.slow
-def test_render_many_in_worker_processes_keeps_the_order(monkeypatch):
+def test_render_many_in_worker_processes_keeps_the_order_and_the_content(monkeypatch):
     import reports.render
 
     monkeypatch.setattr(reports.render, "PARALLEL_MIN_VIEWS", 2)
     views = [
-        rep_view([target(f"C{i}", f"客户{i}", "市一医院", None)], staff_id="S001", run_date=RUN_DATE) for i in range(1)
-    ]
-    views += [
         rep_view([target(f"C{i}", f"客户{i}", "市一医院", None, owner_staff_id=f"S{i:03d}")], staff_id=f"S{i:03d}")
-        for i in range(2, 8)
+        for i in range(1, 8)
     ]
     rendered = render_many(views, processes=2)
-    assert [r.staff_id for r in rendered] == [v.recipient.staff_id for v in views]
+    assert [r.staff_id for r in rendered] == ["S001", "S002", "S003", "S004", "S005", "S006", "S007"]
+    for i, r in enumerate(rendered, start=1):
+        _, html, _, files = parse(r.message)
+        assert f"客户{i}" in html and f"C{i}".encode() in files["visits_2026-11-24.csv"]
