@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import asdict
 
 # This file is called email.py: keep its folder off sys.path so `import email` finds the stdlib.
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,18 +118,7 @@ def main() -> None:
     with Timer() as write_t, engine.begin() as conn:
         outbox.upsert_rendered(
             conn,
-            [
-                {
-                    "run_date": r.run_date,
-                    "staff_id": r.staff_id,
-                    "kind": r.kind,
-                    "recipient": r.recipient,
-                    "subject": r.subject,
-                    "message_id": r.message_id,
-                    "message": r.message,
-                }
-                for r in rendered
-            ],
+            [asdict(r) for r in rendered],
         )
     print(f"2. write to the outbox (SQLite, one upsert): {len(rendered)} rows in {write_t}")
     del rendered

@@ -146,7 +146,7 @@ def subject_for(view: View) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RenderedEmail:
-    """One outbox row's content."""
+    """One outbox row's content: its fields are the outbox columns (``asdict`` gives the row)."""
 
     run_date: dt.date
     staff_id: str

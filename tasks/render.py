@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 import sqlalchemy as sa
 
@@ -69,18 +70,7 @@ def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) 
         before = outbox.existing_statuses(conn, run_date, kinds)
         outbox.upsert_rendered(
             conn,
-            [
-                {
-                    "run_date": r.run_date,
-                    "staff_id": r.staff_id,
-                    "kind": r.kind,
-                    "recipient": r.recipient,
-                    "subject": r.subject,
-                    "message_id": r.message_id,
-                    "message": r.message,
-                }
-                for r in rendered
-            ],
+            [asdict(r) for r in rendered],
         )
     states = Counter(before.get((r.staff_id, r.kind), "new") for r in rendered)
     summary = {
