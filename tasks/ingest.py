@@ -299,25 +299,32 @@ def check_references(settings: Settings, batch: FeedBatch, cutoff: dt.date) -> F
     remaining = batch.typed.join(batch.errors.select(ROW).unique(), on=ROW, how="anti")
     late = B.cutoff_errors(feed, remaining, cutoff)
     remaining = remaining.join(late.select(ROW), on=ROW, how="anti")
-    references = B.reference_errors(feed, remaining, known_references(settings))
+    references = B.reference_errors(feed, remaining, known_references(settings, B.referenced_feeds(feed)))
     batch.errors = pl.concat([batch.errors, late, references])
     return batch
 
 
-def known_references(settings: Settings) -> B.Known:
+REFERENCE_QUERIES = {
+    "offices": ("SELECT office_code FROM offices", {"office_code": pl.String}),
+    "staff": ("SELECT staff_id, role FROM staff", {"staff_id": pl.String, "role": pl.String}),
+    "products": ("SELECT product_code FROM products", {"product_code": pl.String}),
+    "customers": ("SELECT customer_id, kind FROM customers", {"customer_id": pl.String, "kind": pl.String}),
+    "patients": ("SELECT patient_id FROM patients", {"patient_id": pl.String}),
+}
+
+
+def known_references(settings: Settings, feeds: set[str] | None = None) -> B.Known:
+    """The ids of the master feeds in ``feeds`` (default all); the others are left empty.
+
+    Read through the engine (ADBC into Arrow): a million patient ids take a fraction of a second,
+    where fetching them as Python tuples took seconds per feed.
+    """
     engine = get_engine(settings.database_url)
-    with engine.connect() as conn:
-
-        def read(sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-            return read_frame(conn, sql, schema)
-
-        return B.Known(
-            offices=read("SELECT office_code FROM offices", {"office_code": pl.String}),
-            staff=read("SELECT staff_id, role FROM staff", {"staff_id": pl.String, "role": pl.String}),
-            products=read("SELECT product_code FROM products", {"product_code": pl.String}),
-            customers=read("SELECT customer_id, kind FROM customers", {"customer_id": pl.String, "kind": pl.String}),
-            patients=read("SELECT patient_id FROM patients", {"patient_id": pl.String}),
-        )
+    frames = {
+        name: read_frame(engine, sql, schema) if feeds is None or name in feeds else pl.DataFrame(schema=schema)
+        for name, (sql, schema) in REFERENCE_QUERIES.items()
+    }
+    return B.Known(**frames)
 
 
 # --- loading ---------------------------------------------------------------------------------

@@ -209,3 +209,13 @@ def test_quarantine_prefers_a_rejecting_reason_and_waits_only_when_every_reason_
         (1, "unknown_patient", "waiting"),
     ]
     assert q["details"].to_list()[0] == ["patient_id:unknown_patient", "customer_id:not_a_terminal"]
+
+
+def test_only_the_master_feeds_a_feed_refers_to_are_read_for_its_reference_checks():
+    from keqing.feeds import FEEDS
+
+    assert B.referenced_feeds(FEEDS["offices"]) == set()
+    assert B.referenced_feeds(FEEDS["purchases"]) == {"patients", "products"}
+    # visits: the rep (staff, with a role check) and a target that is a customer or a patient
+    assert B.referenced_feeds(FEEDS["visits"]) == {"staff", "customers", "patients"}
+    assert B.referenced_feeds(FEEDS["orders"]) == {"customers", "products"}
