@@ -103,7 +103,13 @@ def _context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # Great Expectations fingerprints every pandas batch (an md5 over pandas' hash of every row) for
+    # its batch markers, which keqing never reads: half of the validation time on a night's rows.
+    # Frames at or above this size are not fingerprinted; 0 means none is.
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     return context
