@@ -9,6 +9,7 @@ from prefect import flow
 
 from keqing.clock import cutoff_for
 from keqing.feeds import LOAD_ORDER
+from keqing.ingest import expectations
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks import run_logger
@@ -30,6 +31,7 @@ CHUNK_BYTES = 128 * 1024 * 1024
 @flow(name="ingest")
 def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     """Load the inbox's new files, master data first, keeping records dated up to run_date - 1."""
+    expectations.warm_up()
     discovery = discover_inbox(settings, run_date)
     results: list[FeedResult] = []
     for feed in LOAD_ORDER:
