@@ -201,6 +201,11 @@ def _problem_frame(file_id: int, problems: list[Problem]) -> pl.DataFrame:
     )
 
 
+def _waiting_rows_schema(feed: str) -> pl.DataFrame:
+    columns = FEEDS[feed].column_names
+    return pl.DataFrame(schema={B.QID: pl.Int64, B.FILE: pl.Int64, B.LINE: pl.Int64, **{c: pl.String for c in columns}})
+
+
 def _waiting_rows(settings: Settings, feed: str) -> pl.DataFrame:
     """The feed's rows waiting in quarantine, as text rows with their original file and line."""
     engine = get_engine(settings.database_url)
@@ -225,8 +230,9 @@ def _waiting_rows(settings: Settings, feed: str) -> pl.DataFrame:
 
 
 @keqing_task(**IO_RETRIES)
-def read_feed(settings: Settings, feed: str, files: list[InboxFile]) -> FeedBatch:
-    """Decode and parse the feed's new files, and take back its rows waiting in quarantine."""
+def read_feed(settings: Settings, feed: str, files: list[InboxFile], retry_waiting: bool = True) -> FeedBatch:
+    """Decode and parse the feed's new files, and (with ``retry_waiting``) take back its rows waiting
+    in quarantine: the flow asks for them with a feed's first chunk only."""
     frames: list[pl.DataFrame] = []
     problems: list[pl.DataFrame] = []
     reports: dict[int, FileReport] = {}
@@ -243,7 +249,7 @@ def read_feed(settings: Settings, feed: str, files: list[InboxFile]) -> FeedBatc
             raw.rows.with_columns(pl.lit(f.id, dtype=pl.Int64).alias(B.FILE), pl.lit(None, dtype=pl.Int64).alias(B.QID))
         )
         problems.append(_problem_frame(f.id, raw.problems))
-    waiting = _waiting_rows(settings, feed)
+    waiting = _waiting_rows(settings, feed) if retry_waiting else _waiting_rows_schema(feed)
     columns = [B.FILE, B.LINE, B.QID, *FEEDS[feed].column_names]
     rows = pl.concat([waiting.select(columns), *(f.select(columns) for f in frames)], how="vertical")
     rows = rows.with_row_index(ROW)
