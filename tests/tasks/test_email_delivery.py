@@ -329,3 +329,16 @@ def test_an_untrusted_certificate_is_not_accepted(settings, certificate):
         assert not server.handler.messages
         errors = table(untrusted, "outbox", order_by="id")["last_error"].to_list()
         assert "CERTIFICATE_VERIFY_FAILED" in errors[0]
+
+
+def test_one_regions_delivery_sends_and_sweeps_only_its_own_staffs_rows(settings):
+    """Regional runs of a fan-out send at the same time: one must not touch another's rows."""
+    render_emails.fn(settings, RUN_DATE, views())
+    engine = get_engine(settings.database_url)
+    t = outbox.T
+    with engine.begin() as conn:  # S002's region is sending it right now
+        conn.execute(sa.update(t).where(t.c.staff_id == "S002").values(status="sending", transport="smtp"))
+    report = deliver_pending.fn(settings, RUN_DATE, ["rep", "callback", "home_visit"], ["S001", "S003"])
+    assert (report["pending"], report["written"], report["interrupted"]) == (2, 2, 0)
+    assert rows(settings)["status"].to_list() == ["sent", "sending", "sent"]
+    assert sorted(p.name for p in (settings.outbox / "2026-11-24").iterdir()) == ["home_visit-S003.eml", "rep-S001.eml"]
