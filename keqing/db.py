@@ -298,6 +298,24 @@ def _adbc_safe(engine: Engine) -> bool:
     return True
 
 
+def _read_adbc(engine: Engine, sql: str) -> pl.DataFrame | None:
+    """``sql`` through ADBC into Arrow; None when ADBC's SQLite driver cannot type a column.
+
+    That driver guesses each column's type from the first rows: a column whose first thousand values
+    are NULL and later ones text fails with "Type mismatch". The caller then reads through pysqlite.
+    """
+    try:
+        with _adbc_connect(engine) as adbc, adbc.cursor() as cur:
+            cur.execute(sql)
+            frame = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
+    except OSError as exc:
+        if engine.url.get_backend_name() == "sqlite" and "Type mismatch" in str(exc):
+            return None
+        raise
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def read_frame(
     bind: Engine | Connection, query: sa.Select | str, schema: dict[str, pl.DataType] | None = None
 ) -> pl.DataFrame:
@@ -310,11 +328,8 @@ def read_frame(
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     else:
         sql = query
-    if isinstance(bind, Engine) and _adbc_safe(bind):
-        with _adbc_connect(bind) as adbc, adbc.cursor() as cur:
-            cur.execute(sql)
-            df = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
-    else:
+    df = _read_adbc(bind, sql) if isinstance(bind, Engine) and _adbc_safe(bind) else None
+    if df is None:
         result = bind.exec_driver_sql(sql) if isinstance(bind, Connection) else None
         if result is None:
             with bind.connect() as conn:
