@@ -40,7 +40,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 # What the compute stages read from the history, one scan each (the floor of their reads).
 HISTORY_SCANS = {
-    "purchases": "patient_id, product_code, boxes, purchase_date, event_id",
+    "purchases": "patient_id, product_code, boxes, purchase_date",
     "visits": "visit_id, staff_id, target_type, target_id, visit_at, channel, outcome, next_visit_date",
     "rx_monthly": "month, customer_id, product_code, our_rx, market_rx",
     "orders": "order_id, customer_id, amount, order_date, kind",
