@@ -1,0 +1,146 @@
+"""Shared by the fault tests: one generated `tiny` inbox, a fresh database per night, and the undisturbed
+reference night per database (SQLite and PostgreSQL), each computed once per test session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from keqing.generate import generate
+from tests.conftest import POSTGRES_URL
+from tests.faults.process import keqing
+from tests.faults.snapshot import Snapshot, snapshot
+
+RUN_DATE = dt.date(2026, 11, 2)  # a Monday after tiny's October: every kind of email, the weekly ranking
+MAIL_FROM = "客情 <keqing@corp.example>"
+
+
+@dataclass
+class Night:
+    """One keqing database, inbox and outbox folder, and the runs made on them."""
+
+    database_url: str
+    inbox: Path
+    outbox: Path
+    logs: Path
+    env: dict[str, str] = field(default_factory=dict)
+    runs: int = 0
+
+    def base_env(self) -> dict[str, str]:
+        return {
+            "KEQING_INBOX": str(self.inbox),
+            "KEQING_DATABASE_URL": self.database_url,
+            "KEQING_OUTBOX": str(self.outbox),
+            "KEQING_MAIL_FROM": MAIL_FROM,
+        } | self.env
+
+    def run(self, *, failpoint: str | None = None, date: dt.date = RUN_DATE, **env: str) -> int:
+        """``keqing run --date`` in its own process; its exit status (-9 when a failpoint killed it)."""
+        self.runs += 1
+        full = self.base_env() | {k.upper(): v for k, v in env.items()}
+        if failpoint:
+            full["KEQING_FAILPOINT"] = failpoint
+        log = self.logs / f"run-{self.runs}.log"
+        return keqing(full, "run", "--date", date.isoformat(), log=log)
+
+    def log(self, number: int | None = None) -> str:
+        return (self.logs / f"run-{number or self.runs}.log").read_text(encoding="utf-8", errors="replace")
+
+    def snapshot(self) -> Snapshot:
+        return snapshot(self.database_url, self.outbox)
+
+    def query(self, sql: str, **params: object) -> list[tuple]:
+        engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated `tiny` inbox (31 days of October 2026, with its default share of dirty rows).
+
+    Read-only for everyone: keqing never modifies, moves or deletes inbox files.
+    """
+    out = tmp_path_factory.mktemp("tiny-inbox")
+    generate("tiny", out)
+    return out
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.xdist_group("faults-sqlite")),
+        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.xdist_group("faults-postgres")]),
+    ],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class Databases:
+    """Fresh migrated keqing databases of one backend, dropped at the end."""
+
+    def __init__(self, request: pytest.FixtureRequest, backend: str) -> None:
+        self.request, self.backend = request, backend
+        self.created: list[str] = []
+
+    def new(self, folder: Path) -> str:
+        if self.backend == "sqlite":
+            path = folder / "keqing.db"
+            shutil.copy(self.request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
+        admin: sa.Engine = self.request.getfixturevalue("postgres_admin")
+        template = self.request.getfixturevalue("postgres_template")
+        name = f"keqing_f_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self.created.append(name)
+        return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin: sa.Engine = self.request.getfixturevalue("postgres_admin")
+        with admin.connect() as conn:
+            for name in self.created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest, backend: str) -> Iterator[Databases]:
+    dbs = Databases(request, backend)
+    yield dbs
+    dbs.drop_all()
+
+
+def new_night(databases: Databases, inbox: Path, folder: Path) -> Night:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "logs").mkdir(exist_ok=True)
+    return Night(databases.new(folder), inbox, folder / "outbox", folder / "logs")
+
+
+@pytest.fixture(scope="session")
+def reference(
+    prefect_server: None, databases: Databases, tiny_inbox: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Snapshot:
+    """The undisturbed night: one run of RUN_DATE on a fresh database, writing .eml files."""
+    night = new_night(databases, tiny_inbox, tmp_path_factory.mktemp(f"reference-{databases.backend}"))
+    assert night.run() == 0, night.log()
+    return night.snapshot()
+
+
+@pytest.fixture
+def night(prefect_server: None, databases: Databases, tiny_inbox: Path, tmp_path: Path) -> Night:
+    """A fresh database and outbox folder for one test, on the same inbox as the reference."""
+    return new_night(databases, tiny_inbox, tmp_path)
