@@ -88,40 +88,44 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 class Databases:
-    """Fresh migrated keqing databases of one backend, dropped at the end."""
+    """Fresh migrated keqing databases of one backend (copies of the session's template)."""
 
-    def __init__(self, request: pytest.FixtureRequest, backend: str) -> None:
-        self.request, self.backend = request, backend
+    def __init__(self, backend: str, template: Path | str, admin: sa.Engine | None) -> None:
+        self.backend, self.template, self.admin = backend, template, admin
         self.created: list[str] = []
 
     def new(self, folder: Path) -> str:
         if self.backend == "sqlite":
             path = folder / "keqing.db"
-            shutil.copy(self.request.getfixturevalue("sqlite_template"), path)
+            shutil.copy(self.template, path)
             return f"sqlite:///{path}"
-        admin: sa.Engine = self.request.getfixturevalue("postgres_admin")
-        template = self.request.getfixturevalue("postgres_template")
+        assert self.admin is not None
         name = f"keqing_f_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         self.created.append(name)
         return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
-    def drop_all(self) -> None:
-        if not self.created:
+    def drop(self, database_url: str | None = None) -> None:
+        """Drop one PostgreSQL database made here (all of them without an argument)."""
+        names = [sa.make_url(database_url).database] if database_url else list(self.created)
+        if self.admin is None:
             return
-        admin: sa.Engine = self.request.getfixturevalue("postgres_admin")
-        with admin.connect() as conn:
-            for name in self.created:
+        with self.admin.connect() as conn:
+            for name in [n for n in names if n in self.created]:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.created.clear()
+                self.created.remove(name)
 
 
 @pytest.fixture(scope="session")
 def databases(request: pytest.FixtureRequest, backend: str) -> Iterator[Databases]:
-    dbs = Databases(request, backend)
+    if backend == "sqlite":
+        dbs = Databases(backend, request.getfixturevalue("sqlite_template"), None)
+    else:
+        admin = request.getfixturevalue("postgres_admin")
+        dbs = Databases(backend, request.getfixturevalue("postgres_template"), admin)
     yield dbs
-    dbs.drop_all()
+    dbs.drop()
 
 
 def new_night(databases: Databases, inbox: Path, folder: Path) -> Night:
@@ -141,6 +145,8 @@ def reference(
 
 
 @pytest.fixture
-def night(prefect_server: None, databases: Databases, tiny_inbox: Path, tmp_path: Path) -> Night:
+def night(prefect_server: None, databases: Databases, tiny_inbox: Path, tmp_path: Path) -> Iterator[Night]:
     """A fresh database and outbox folder for one test, on the same inbox as the reference."""
-    return new_night(databases, tiny_inbox, tmp_path)
+    night = new_night(databases, tiny_inbox, tmp_path)
+    yield night
+    databases.drop(night.database_url)
