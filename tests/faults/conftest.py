@@ -4,11 +4,15 @@ reference night per database (SQLite and PostgreSQL), each computed once per tes
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import pickle
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +24,7 @@ from tests.faults.snapshot import Snapshot, snapshot
 
 RUN_DATE = dt.date(2026, 11, 2)  # a Monday after tiny's October: every kind of email, the weekly ranking
 MAIL_FROM = "客情 <keqing@corp.example>"
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,23 +71,45 @@ class Night:
 
 
 @pytest.fixture(scope="session")
-def tiny_inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder all pytest-xdist workers of this session see (their common base), for what is made once."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "faults-shared"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def once(shared: Path, name: str, make: Callable[[], T]) -> T:
+    """``make()`` once per test session, whichever xdist worker asks first; the others wait and reuse it.
+
+    (The suite's ``--dist loadgroup`` does not keep tests with one ``xdist_group`` on one worker here,
+    so the expensive fixtures are shared this way: pytest-xdist's "execute only once" recipe.)
+    """
+    with (shared / f"{name}.lock").open("a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        made = shared / f"{name}.pickle"
+        if made.exists():
+            return pickle.loads(made.read_bytes())
+        value = make()
+        made.write_bytes(pickle.dumps(value))
+        return value
+
+
+@pytest.fixture(scope="session")
+def tiny_inbox(shared: Path) -> Path:
     """The generated `tiny` inbox (31 days of October 2026, with its default share of dirty rows).
 
     Read-only for everyone: keqing never modifies, moves or deletes inbox files.
     """
-    out = tmp_path_factory.mktemp("tiny-inbox")
-    generate("tiny", out)
-    return out
+
+    def make() -> Path:
+        generate("tiny", shared / "tiny-inbox")
+        return shared / "tiny-inbox"
+
+    return once(shared, "tiny-inbox", make)
 
 
-@pytest.fixture(
-    scope="session",
-    params=[
-        pytest.param("sqlite", marks=pytest.mark.xdist_group("faults-sqlite")),
-        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.xdist_group("faults-postgres")]),
-    ],
-)
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -135,13 +162,15 @@ def new_night(databases: Databases, inbox: Path, folder: Path) -> Night:
 
 
 @pytest.fixture(scope="session")
-def reference(
-    prefect_server: None, databases: Databases, tiny_inbox: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Snapshot:
+def reference(prefect_server: None, databases: Databases, tiny_inbox: Path, shared: Path) -> Snapshot:
     """The undisturbed night: one run of RUN_DATE on a fresh database, writing .eml files."""
-    night = new_night(databases, tiny_inbox, tmp_path_factory.mktemp(f"reference-{databases.backend}"))
-    assert night.run() == 0, night.log()
-    return night.snapshot()
+
+    def make() -> Snapshot:
+        night = new_night(databases, tiny_inbox, shared / f"reference-{databases.backend}")
+        assert night.run() == 0, night.log()
+        return night.snapshot()
+
+    return once(shared, f"reference-{databases.backend}", make)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "backend",
-    [pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.xdist_group("faults-postgres")])],
+    [pytest.param("postgres", marks=pytest.mark.postgres)],
     indirect=True,
     scope="session",
 )
