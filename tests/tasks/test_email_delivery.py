@@ -174,10 +174,12 @@ def test_a_stall_after_data_is_unknown_and_not_resent(smtp_settings, smtp):
     assert row["last_error"].startswith("no answer after the message data")
 
     data_commands = smtp.handler.data_commands
+    assert smtp.handler.delivered_to(NURSE) == 1  # the server has it, though the sender cannot know
     assert deliver_pending.fn(smtp_settings, RUN_DATE)["attempts"] == 0
     assert smtp.handler.data_commands == data_commands  # not sent again by a rerun
     mark_for_resend.fn(smtp_settings, RUN_DATE, ["S002"])
     assert deliver_pending.fn(smtp_settings, RUN_DATE)["sent"] == 1
+    assert smtp.handler.delivered_to(NURSE) == 2  # only because an operator asked
 
 
 def test_a_refused_server_leaves_everything_pending_and_a_later_run_sends_it(smtp_settings):
