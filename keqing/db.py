@@ -46,8 +46,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url_obj.drivername in ("postgresql", "postgres"):
         url_obj = url_obj.set(drivername="postgresql+psycopg")
-    # Staging tables are temporary: give them room in memory (the default 8 MB spills to disk).
-    connect_args = {"options": "-c temp_buffers=256MB"}
+    # Staging tables are temporary: give them room in memory (the default 8 MB spills to disk); and
+    # the nightly reads aggregate millions of rows, which spill to disk with the default 4 MB work_mem.
+    connect_args = {"options": "-c temp_buffers=256MB -c work_mem=128MB"}
     return sa.create_engine(url_obj, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
@@ -262,7 +263,9 @@ def _adbc_connect(engine: Engine) -> Any:
         return adbc_sqlite.connect(url.database or ":memory:")
     import adbc_driver_postgresql.dbapi as adbc_pg
 
-    return adbc_pg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # The same session setting as the engine's (libpq URI options, percent-encoded).
+    return adbc_pg.connect(uri + ("&" if "?" in uri else "?") + "options=-c%20work_mem%3D128MB")
 
 
 def _plain_arrow(table: Any) -> Any:

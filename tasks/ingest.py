@@ -28,6 +28,7 @@ from models import FEED_MODELS, InboxPath, IngestFile, QuarantineRow
 from tasks import IO_RETRIES, keqing_task, run_logger
 
 HASH_CHUNK = 1 << 20
+ANALYZE_AFTER_ROWS = 100_000  # a load this big refreshes the table's planner statistics (PostgreSQL)
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -376,6 +377,11 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
         result.released, result.still_waiting = released, still_waiting
         _finish_files(conn, batch, valid, quarantine, result)
     failpoints.check(f"load:{batch.feed}:committed")
+    if is_postgres(engine) and to_load.height >= ANALYZE_AFTER_ROWS:
+        # Fresh statistics for the night's queries: after a bulk load the planner would otherwise
+        # guess a dozen rows for a table of millions until autovacuum gets round to it.
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table.name}")
     run_logger().info(
         "%s: %d file(s), %d row(s) read, %d loaded, %d quarantined, %d duplicate(s), %d released from quarantine",
         batch.feed,

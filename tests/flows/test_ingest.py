@@ -258,3 +258,27 @@ def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(se
     purchases = table(settings, "purchases", order_by="purchase_id")
     assert purchases["purchase_id"].to_list() == ["PU1", "PU2", "PU3", "PU4", "PU5", "PU6"]
     assert quarantine(settings)["status"].to_list() == ["resolved", "resolved"]
+
+
+def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, monkeypatch):
+    import tasks.ingest
+
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("planner statistics are PostgreSQL's")
+    monkeypatch.setattr(tasks.ingest, "ANALYZE_AFTER_ROWS", 2)  # a "big" load of two rows or more
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES)
+    run_nightly("2026-11-02")
+    stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname").is_in(["patients", "purchases", "offices"]))
+    analyzed = dict(stats.select("relname", pl.col("analyze_count")).rows())
+    assert analyzed == {"patients": 1, "purchases": 1, "offices": 1}
+    monkeypatch.setattr(tasks.ingest, "ANALYZE_AFTER_ROWS", 3)  # the correction below is one row: no ANALYZE
+    write(
+        settings,
+        "2026-11-02/purchases.csv",
+        "purchase_id,patient_id,product_code,boxes,purchase_date\nPU2,P0001,PR01,5,2026-10-20\n",
+    )
+    run_nightly("2026-11-03")
+    stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname") == "purchases")
+    assert stats["analyze_count"].to_list() == [1]
