@@ -1,7 +1,8 @@
 """Great Expectations 1.x suites, built in code from the feed spec, and the failing rows they find.
 
-One suite per feed: required columns not null, enum value sets, numeric ranges, plausible dates,
-phone/e-mail/product-code regexes, and the feed's key unique within each file. Great Expectations
+One suite per feed: required columns not null, lengths and numbers within what the schema stores,
+enum value sets, numeric ranges, plausible dates, phone/e-mail/product-code regexes, and the feed's
+key unique within each file. Great Expectations
 has no Polars data source, so the typed rows go in as pandas. It is imported only here (it takes
 seconds to import).
 """
@@ -42,6 +43,10 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
             checks.append(Check("ExpectColumnValuesToNotBeNull", c.name, "missing_value", (("column", c.name),)))
     for c in feed.columns:
         base = (("column", c.name),)
+        if c.max_length is not None:
+            checks.append(
+                Check("ExpectColumnValueLengthsToBeBetween", c.name, "too_long", (*base, ("max_value", c.max_length)))
+            )
         if c.kind is Kind.ENUM and c.values:
             checks.append(
                 Check(
@@ -51,7 +56,7 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
                     (*base, ("value_set", tuple(c.values))),
                 )
             )
-        elif c.kind in (Kind.INT, Kind.DECIMAL) and (c.minimum is not None or c.maximum is not None):
+        elif c.kind in (Kind.INT, Kind.DECIMAL):
             checks.append(
                 Check(
                     "ExpectColumnValuesToBeBetween",
@@ -60,7 +65,7 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
                     (
                         *base,
                         ("min_value", c.minimum),
-                        ("max_value", c.maximum),
+                        ("max_value", c.upper),
                         ("strict_min", c.exclusive_minimum),
                     ),
                 )

@@ -102,7 +102,9 @@ def parse_int(s: pl.Expr) -> pl.Expr:
 
 
 def parse_decimal(s: pl.Expr) -> pl.Expr:
-    return s.str.replace_all(r"^[¥￥]", "").cast(pl.Float64, strict=False)
+    """Yuan, optionally with ``¥``; ``inf``, ``nan`` and overflowing exponents (``1e400``) are not numbers."""
+    value = s.str.replace_all(r"^[¥￥]", "").cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
 
 
 def phone_lost_digits(s: pl.Expr) -> pl.Expr:
