@@ -259,7 +259,8 @@ def _rejected_rows(f: InboxFile, raw: RawFile) -> pl.DataFrame:
     message = raw.messages[-1]
     if raw.rows_read == 0:
         return _problem_frame(
-            f.id, [Problem(1, raw.rejected_column, raw.rejected_reason, message, {"_text": raw.header_line})]
+            f.id,
+            [Problem(1, raw.rejected_column, raw.rejected_reason, f"line 1: {message}", {"_text": raw.header_line})],
         )
     return _problem_frame(
         f.id,
