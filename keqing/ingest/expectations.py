@@ -1,10 +1,10 @@
 """Great Expectations 1.x suites, built in code from the feed spec, and the failing rows they find.
 
-One suite per feed: required columns not null, lengths and numbers within what the schema stores,
-enum value sets, numeric ranges, plausible dates, phone/e-mail/product-code regexes, and the feed's
-key unique within each file. Great Expectations
-has no Polars data source, so the typed rows go in as pandas. It is imported only here (it takes
-seconds to import).
+One suite per feed: required columns not null, enum value sets, numeric ranges (within what the
+schema stores), plausible dates, phone/e-mail/product-code regexes, and the feed's key unique within
+each file. Text lengths are checked before, in the normaliser, so a 50 MB cell never reaches the
+suite. Great Expectations has no Polars data source, so the typed rows go in as pandas. It is
+imported only here (it takes seconds to import).
 """
 
 from __future__ import annotations
@@ -43,10 +43,6 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
             checks.append(Check("ExpectColumnValuesToNotBeNull", c.name, "missing_value", (("column", c.name),)))
     for c in feed.columns:
         base = (("column", c.name),)
-        if c.max_length is not None:
-            checks.append(
-                Check("ExpectColumnValueLengthsToBeBetween", c.name, "too_long", (*base, ("max_value", c.max_length)))
-            )
         if c.kind is Kind.ENUM and c.values:
             checks.append(
                 Check(
