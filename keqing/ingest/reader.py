@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,6 +23,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_QUOTED_SPAN = 20  # lines a quoted field may span before its opening line is called broken
 LINE = "_line"
+LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 # The csv module refuses fields over 128 KiB; a long field is read whole and judged by the length
 # check of its column (``too_long``), as it is on the unquoted path, not called badly quoted.
 csv.field_size_limit(2**31 - 1)
@@ -79,7 +81,9 @@ def decode(data: bytes) -> tuple[str, str, list[tuple[int, bytes]]]:
     except UnicodeDecodeError as exc:
         # A UTF-8 file cut in the middle of its last character is UTF-8 with a bad last line.
         cut = exc.reason == "unexpected end of data" and _decodes(data[: exc.start], "utf-8")
-    lines = data.split(b"\n")
+    # The same line breaks as ``_split_lines`` (\r\n, \n or \r), so that line numbers agree; neither
+    # byte occurs inside a UTF-8 or GB18030 multi-byte character.
+    lines = LINE_BREAK.split(data)
     utf8 = bom or cut or _mostly_utf8(lines)
     if not utf8:
         try:
