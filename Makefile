@@ -7,7 +7,7 @@ DEMO_DATE ?= 2026-11-02
 DEMO_START ?= 2026-08-01
 DEMO_DAYS ?= 93
 
-.PHONY: venv demo test test-fast lint fmt bench lock clean chromium screenshots
+.PHONY: venv demo test test-fast lint fmt bench bench-nightly lock clean chromium screenshots
 
 venv: $(VENV)/.installed
 
@@ -49,6 +49,14 @@ bench: venv
 	$(BIN)/python bench/loyalty.py --db sqlite
 	$(BIN)/python bench/emails.py --emails 2000
 	$(BIN)/python bench/views.py
+
+# The end-to-end benchmark (bench/run.py): a scale's history loaded once, then one night timed per
+# stage on SQLite and PostgreSQL, against the floor and a pandas peer; results in bench/results/.
+# Needs PostgreSQL (KEQING_BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432) for --db postgres.
+SCALE ?= medium
+BENCH_ARGS ?=
+bench-nightly: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 lock: venv
 	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new

@@ -22,24 +22,26 @@ def render(
     rules: Rules,
     run_date: dt.date,
     resend: bool = False,
-    resend_staff_ids: list[str] | None = None,
+    staff_ids: list[str] | None = None,
 ) -> dict:
-    """Render every staff member's email for run_date into the outbox.
+    """Render every staff member's email for run_date (only those of staff_ids when given) into the outbox.
 
-    With resend, the date's emails (all, or those of resend_staff_ids) are made pending again first:
-    they are rendered anew and sent again. Nothing else ever sends an email a second time.
+    With resend, the date's emails (all, or the staff emails of staff_ids) are made pending again
+    first: they are rendered anew and sent again. Nothing else ever sends an email a second time.
     """
-    resent = mark_for_resend(settings, run_date, resend_staff_ids) if resend else 0
-    views = build_staff_views(settings, rules, run_date)
+    resent = 0
+    if resend:
+        resent = mark_for_resend(settings, run_date, staff_ids, STAFF_KINDS if staff_ids is not None else None)
+    views = build_staff_views(settings, rules, run_date, staff_ids)
     # quote(): Prefect would otherwise walk every row of every view looking for futures (seconds for
     # a night's 2,000 views); the task gets the list itself.
     return render_emails(settings, run_date, quote(views)) | {"resend": resend, "marked_for_resend": resent}
 
 
 @flow(name="deliver")
-def deliver(settings: Settings, run_date: dt.date) -> dict:
-    """Send run_date's pending staff emails (SMTP, or .eml files without an SMTP host)."""
-    return deliver_pending(settings, run_date, STAFF_KINDS)
+def deliver(settings: Settings, run_date: dt.date, staff_ids: list[str] | None = None) -> dict:
+    """Send run_date's pending staff emails (of staff_ids, when given) over SMTP, or as .eml files."""
+    return deliver_pending(settings, run_date, STAFF_KINDS, staff_ids)
 
 
 @flow(name="ops-email")

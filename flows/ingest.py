@@ -6,9 +6,14 @@ import datetime as dt
 from collections import Counter
 
 from prefect import flow
+from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import quote
 
 from keqing.clock import cutoff_for
-from keqing.feeds import LOAD_ORDER
+from keqing.db import get_engine, is_postgres
+from keqing.feeds import FEEDS, LOAD_ORDER
+from keqing.ingest import expectations
+from keqing.ingest.batch import referenced_feeds
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks import run_logger
@@ -29,20 +34,46 @@ CHUNK_BYTES = 128 * 1024 * 1024
 
 @flow(name="ingest")
 def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
-    """Load the inbox's new files, master data first, keeping records dated up to run_date - 1."""
+    """Load the inbox's new files, master data first, keeping records dated up to run_date - 1.
+
+    On PostgreSQL a chunk's load runs in a thread while the next chunk is read and validated, so the
+    database server and this process work at the same time (two cores, not one after the other). At
+    most one load is in flight, and a feed's references are checked only once the feeds it refers to
+    are in the database. SQLite loads one chunk after the other: one writer, and reading a database
+    that this process is writing would bring a second SQLite library in (see keqing.db).
+    """
+    expectations.warm_up()
     discovery = discover_inbox(settings, run_date)
+    overlap = is_postgres(get_engine(settings.database_url))
     results: list[FeedResult] = []
+    in_flight: tuple[str, PrefectFuture] | None = None
+
+    def finish_load() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            results.append(in_flight[1].result())
+            in_flight = None
+
     for feed in LOAD_ORDER:
         chunks = file_chunks(discovery.for_feed(feed), CHUNK_BYTES)
         for number, files in enumerate(chunks, start=1):
             if len(chunks) > 1:
                 run_logger().info("%s: chunk %d of %d (%d files)", feed, number, len(chunks), len(files))
-            batch = read_feed(settings, feed, files)
+            # Waiting rows come back once, with the feed's first chunk: what they wait for is in
+            # other feeds, which a later chunk of this feed does not change.
+            batch = read_feed(settings, feed, files, retry_waiting=number == 1)
             if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
                 continue
             batch = validate_feed(batch, rules, run_date)
+            if in_flight is not None and in_flight[0] in referenced_feeds(FEEDS[feed]):
+                finish_load()
             batch = check_references(settings, batch, cutoff_for(run_date))
-            results.append(load_feed(settings, batch, run_date))
+            finish_load()
+            if overlap:
+                in_flight = (feed, load_feed.submit(settings, quote(batch), run_date))
+            else:
+                results.append(load_feed(settings, batch, run_date))
+    finish_load()
     return ingest_summary(discovery, merge_results(results))
 
 
@@ -73,7 +104,7 @@ def merge_results(results: list[FeedResult]) -> list[FeedResult]:
         m.quarantined += r.quarantined
         m.duplicates += r.duplicates
         m.released += r.released
-        m.still_waiting = r.still_waiting  # the last chunk saw every row still waiting
+        m.still_waiting += r.still_waiting  # each waiting row is in exactly one chunk
         m.reasons.update(r.reasons)
         m.file_reports.extend(r.file_reports)
     return list(merged.values())

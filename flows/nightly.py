@@ -13,7 +13,9 @@ from flows.email import add_delivery, deliver, ops_email, render
 from flows.grading import grading
 from flows.ingest import ingest
 from flows.loyalty import loyalty
+from flows.regional import fan_out as fan_out_emails
 from flows.supply import supply
+from keqing import failpoints
 from keqing.clock import shanghai_today
 from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
@@ -49,11 +51,13 @@ def run_lock(database_url: str, run_date: dt.date) -> Iterator[None]:
 
 
 @flow(name="nightly")
-def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = True) -> dict:
+def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = True, fan_out: bool = False) -> dict:
     """Build the morning lists for run_date (default: today in Asia/Shanghai) from records up to the day before.
 
     Parameters are only dates and flags: ``resend`` sends the date's emails again, ``send=False``
-    (backfills) computes the lists without rendering or sending email.
+    (backfills) computes the lists without rendering or sending email. ``fan_out`` renders and sends
+    the staff emails in one ``regional-emails`` flow run per region, picked up by the workers
+    (flows/regional.py); ingest and the compute stages always run here, the ops email last.
     """
     settings = get_settings()
     rules = load_rules(settings.rules)
@@ -65,14 +69,27 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
         try:
             with held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
                 summary["ingest"] = ingest(settings, rules, run_date)
+            failpoints.check("stage:ingest:done")
             summary["grading"] = grading(settings, rules, run_date)
+            failpoints.check("stage:grading:done")
             summary["supply"] = supply(settings, rules, run_date)
+            failpoints.check("stage:supply:done")
             summary["loyalty"] = loyalty(settings, rules, run_date)
-            if send:
+            failpoints.check("stage:loyalty:done")
+            if send and fan_out:
+                regional = fan_out_emails(settings, run_date, resend=resend)
+                summary["render"], summary["deliver"] = regional["render"], regional["deliver"]
+                summary["regions"] = regional["regions"]
+                failpoints.check("stage:deliver:done")
+            elif send:
                 summary["render"] = render(settings, rules, run_date, resend=resend)
+                failpoints.check("stage:render:done")
                 summary["deliver"] = deliver(settings, run_date)
+                failpoints.check("stage:deliver:done")
+            if send:
                 # Last, so that ops read how the other emails went.
                 ops = ops_email(settings, rules, run_date, summary)
+                failpoints.check("stage:ops_email:done")
                 summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
                 summary["deliver"]["outbox"] = outbox_status(settings, run_date)
                 summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}

@@ -1,7 +1,8 @@
 """The database edge: engines, migrations, and the bulk paths in and out of Polars.
 
-Writes go through a staging table and one set-based ``INSERT .. SELECT .. ON CONFLICT`` per table:
-PostgreSQL fills the staging table with ``COPY``, SQLite with one ``executemany``. Reads of large
+Upserts go through a staging table and one set-based ``INSERT .. SELECT .. ON CONFLICT`` per table;
+plain appends, and the first load of an empty table, go straight in. PostgreSQL writes with ``COPY``,
+SQLite with one ``executemany``. Reads of large
 tables go through ADBC straight into Arrow. Both dialects are first-class.
 """
 
@@ -112,29 +113,38 @@ def _sqlite_values(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(exprs)
 
 
-def _stage(conn: Connection, table: sa.Table, df: pl.DataFrame, staging: str) -> None:
-    """Create a temporary table like ``table`` and fill it with ``df`` in one bulk operation."""
-    cols = df.columns
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in cols)
+def _bulk_insert(conn: Connection, target: str, df: pl.DataFrame) -> None:
+    """Append ``df`` to the table named ``target`` in one bulk operation (COPY, or one executemany)."""
+    if df.height == 0:
+        return
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in df.columns)
     if is_postgres(conn):
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-        if df.height == 0:
-            return
         buf = io.BytesIO()
         # Nulls are unquoted empty fields; empty strings were turned into nulls by the normaliser.
         df.write_csv(buf, include_header=False, null_value="", datetime_format="%Y-%m-%d %H:%M:%S%.f")
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {staging} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {target} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
+    else:
+        marks = ", ".join("?" for _ in df.columns)
+        cur = conn.connection.driver_connection.cursor()
+        cur.executemany(f"INSERT INTO {target} ({quoted}) VALUES ({marks})", _sqlite_values(df).iter_rows())
+        cur.close()
+
+
+def _stage(conn: Connection, table: sa.Table, df: pl.DataFrame, staging: str) -> None:
+    """Create a temporary table like ``table`` and fill it with ``df`` in one bulk operation."""
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in df.columns)
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
     else:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
         conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS SELECT {quoted} FROM {table.name} WHERE 0")
-        if df.height == 0:
-            return
-        marks = ", ".join("?" for _ in cols)
-        cur = conn.connection.driver_connection.cursor()
-        cur.executemany(f"INSERT INTO {staging} ({quoted}) VALUES ({marks})", _sqlite_values(df).iter_rows())
-        cur.close()
+    _bulk_insert(conn, staging, df)
+
+
+def _is_empty(conn: Connection, table: sa.Table) -> bool:
+    return conn.exec_driver_sql(f"SELECT 1 FROM {table.name} LIMIT 1").first() is None
 
 
 def _drop_staging(conn: Connection, staging: str) -> None:
@@ -158,6 +168,9 @@ def upsert_frame(
     """
     if df.height == 0:
         return 0
+    if _is_empty(conn, table):  # the first load of a table: nothing to conflict with, append directly
+        _bulk_insert(conn, table.name, df)
+        return df.height
     staging = f"stg_{table.name}"
     _stage(conn, table, df, staging)
     prep = conn.dialect.identifier_preparer
@@ -185,6 +198,9 @@ def insert_frame(conn: Connection, table: sa.Table, df: pl.DataFrame, *, ignore_
     """Append ``df`` to ``table`` in bulk; with ``ignore_conflicts`` rows hitting a unique key are skipped."""
     if df.height == 0:
         return 0
+    if not ignore_conflicts:  # a conflict is an error either way: no need to stage
+        _bulk_insert(conn, table.name, df)
+        return df.height
     staging = f"stg_{table.name}"
     _stage(conn, table, df, staging)
     prep = conn.dialect.identifier_preparer
@@ -282,6 +298,24 @@ def _adbc_safe(engine: Engine) -> bool:
     return True
 
 
+def _read_adbc(engine: Engine, sql: str) -> pl.DataFrame | None:
+    """``sql`` through ADBC into Arrow; None when ADBC's SQLite driver cannot type a column.
+
+    That driver guesses each column's type from the first rows: a column whose first thousand values
+    are NULL and later ones text fails with "Type mismatch". The caller then reads through pysqlite.
+    """
+    try:
+        with _adbc_connect(engine) as adbc, adbc.cursor() as cur:
+            cur.execute(sql)
+            frame = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
+    except OSError as exc:
+        if engine.url.get_backend_name() == "sqlite" and "Type mismatch" in str(exc):
+            return None
+        raise
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def read_frame(
     bind: Engine | Connection, query: sa.Select | str, schema: dict[str, pl.DataType] | None = None
 ) -> pl.DataFrame:
@@ -294,11 +328,8 @@ def read_frame(
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     else:
         sql = query
-    if isinstance(bind, Engine) and _adbc_safe(bind):
-        with _adbc_connect(bind) as adbc, adbc.cursor() as cur:
-            cur.execute(sql)
-            df = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
-    else:
+    df = _read_adbc(bind, sql) if isinstance(bind, Engine) and _adbc_safe(bind) else None
+    if df is None:
         result = bind.exec_driver_sql(sql) if isinstance(bind, Connection) else None
         if result is None:
             with bind.connect() as conn:

@@ -31,10 +31,13 @@ class Settings(BaseSettings):
     # A private CA that signed the SMTP server's certificate (default: the system's trusted CAs).
     smtp_ca_file: Path | None = None
     rules: Path | None = Field(default=None, description="YAML file overriding rules of contract section 4")
-    # Scale-out: restrict a run's per-region stages to one region (None = all regions).
-    region: str | None = None
+    # Fan-out (``nightly(fan_out=True)``): the work queue of each region's email flow run, e.g.
+    # ``{"华东": "east", "未分区": "east"}`` (JSON in the environment); a region not named here goes to
+    # the regional deployment's own queue. And how long the nightly run waits for the regions.
+    region_queues: dict[str, str] = Field(default_factory=dict)
+    region_wait_seconds: float = Field(default=4 * 3600, gt=0)
 
-    @field_validator("smtp_host", "smtp_user", "mail_from", "region", mode="before")
+    @field_validator("smtp_host", "smtp_user", "mail_from", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

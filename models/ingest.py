@@ -88,7 +88,8 @@ class QuarantineRow(Base):
 
 
 class Run(Base):
-    """One nightly run (or rerun) for a run_date, with its summary."""
+    """One nightly run (or rerun) for a run_date, with its summary; or one region's email run of a
+    fan-out (``flows/regional.py``), whose summary names the region."""
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -66,11 +66,17 @@ def mark_for_resend(
 
 
 @keqing_task(**IO_RETRIES)
-def deliver_pending(settings: Settings, run_date: dt.date, kinds: Sequence[str] | None = None) -> dict:
-    """Send run_date's pending emails (of ``kinds``, default all) and record each outcome."""
+def deliver_pending(
+    settings: Settings,
+    run_date: dt.date,
+    kinds: Sequence[str] | None = None,
+    staff_ids: Sequence[str] | None = None,
+) -> dict:
+    """Send run_date's pending emails (of ``kinds``, default all; of ``staff_ids``, default everyone's)
+    and record each outcome."""
     engine = get_engine(settings.database_url)
-    interrupted = outbox.sweep_interrupted(engine, run_date)
-    ids = outbox.pending_ids(engine, run_date, kinds)
+    interrupted = outbox.sweep_interrupted(engine, run_date, staff_ids)
+    ids = outbox.pending_ids(engine, run_date, kinds, staff_ids)
     transport = make_transport(settings)
     report = deliver(
         ids,

@@ -14,11 +14,12 @@ from dataclasses import asdict
 
 import sqlalchemy as sa
 
-from keqing.db import get_engine
+from keqing.db import frame_schema, get_engine, read_frame
 from keqing.deliver import outbox
+from keqing.regions import staff_by_region, staff_regions
 from keqing.rules import Rules
 from keqing.settings import Settings
-from models.feeds import Staff
+from models.feeds import Office, Staff
 from reports.builders import callback_views, home_visit_views, manager_views, rep_views
 from reports.ops import ops_views
 from reports.render import has_valid_address, render_many
@@ -32,12 +33,31 @@ VIEW_BUILDERS: list[ViewBuilder] = [rep_views, callback_views, home_visit_views,
 
 
 @keqing_task(**IO_RETRIES)
-def build_staff_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]:
-    """Every registered builder's views for run_date."""
+def build_staff_views(
+    settings: Settings, rules: Rules, run_date: dt.date, staff_ids: Sequence[str] | None = None
+) -> list[View]:
+    """Every registered builder's views for run_date; only those of ``staff_ids`` when given (a region).
+
+    The builders always read the whole night (a few seconds at ``large`` scale, see docs/email.md);
+    the filter comes before rendering and sending, which are what grow with the recipients.
+    """
     views: list[View] = []
     for builder in VIEW_BUILDERS:
         views.extend(builder(settings, rules, run_date))
+    if staff_ids is not None:
+        keep = set(staff_ids)
+        views = [v for v in views if v.recipient.staff_id in keep]
     return views
+
+
+@keqing_task(**IO_RETRIES)
+def read_staff_by_region(settings: Settings) -> dict[str, list[str]]:
+    """{region: staff ids} of every staff member, by their office's region (see keqing/regions.py)."""
+    s, o = Staff.__table__, Office.__table__
+    engine = get_engine(settings.database_url)
+    staff = read_frame(engine, sa.select(s.c.staff_id, s.c.office_code), frame_schema(s, ["staff_id", "office_code"]))
+    offices = read_frame(engine, sa.select(o.c.office_code, o.c.region), frame_schema(o, ["office_code", "region"]))
+    return staff_by_region(staff_regions(staff, offices))
 
 
 def check_views(views: Sequence[View], run_date: dt.date) -> tuple[list[View], list[str]]:

@@ -56,3 +56,14 @@ def publish_run_artifact(summary: dict) -> None:
     table = ingest_table(summary)
     if table:
         create_table_artifact(table, key=f"{key}-feeds", description="rows per feed")
+
+
+@keqing_task(**IO_RETRIES)
+def region_summaries(settings: Settings, prefect_flow_run_ids: list[str]) -> list[dict]:
+    """The summaries the regional flow runs of a fan-out recorded (those that succeeded), by region."""
+    t = Run.__table__
+    with get_engine(settings.database_url).connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.summary).where(t.c.prefect_flow_run_id.in_(prefect_flow_run_ids), t.c.status == "succeeded")
+        )
+        return sorted((dict(r.summary) for r in rows), key=lambda s: s.get("region", ""))

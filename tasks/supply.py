@@ -8,8 +8,6 @@ same run_date leaves exactly one copy of its lists.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import polars as pl
 import sqlalchemy as sa
@@ -36,23 +34,12 @@ def _read(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
     return read_frame(bind, query, frame_schema(table, [c.name for c in query.selected_columns]))
 
 
-@contextmanager
-def _reader(engine: Engine) -> Iterator[Engine | Connection]:
-    """PostgreSQL: the engine (ADBC straight into Arrow). SQLite: one pysqlite connection, because the
-    ADBC driver's own SQLite library in the same process loses track of WAL commits made through
-    pysqlite (stale reads, then "disk I/O error")."""
-    if is_postgres(engine):
-        yield engine
-        return
-    with engine.connect() as conn:
-        yield conn
-
-
 @keqing_task(**IO_RETRIES)
 def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
     """The stage's inputs, each filtered by the cutoff (run_date - 1) in the database already."""
-    with _reader(get_engine(settings.database_url)) as bind:
-        inputs = _read_inputs(bind, run_date)
+    # Through the engine: ADBC into Arrow on both databases (keqing.db.read_frame; on SQLite only
+    # while no pysqlite connection of this process is open, see _adbc_safe).
+    inputs = _read_inputs(get_engine(settings.database_url), run_date)
     run_logger().info(
         "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d call records, %d consults",
         inputs.purchases.height,
@@ -137,7 +124,9 @@ def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) 
     }
     written: dict[str, int] = {}
     with get_engine(settings.database_url).begin() as conn:
-        conn.execute(sa.delete(supply))  # a snapshot: the latest run's view of every patient and product
+        # A snapshot: the latest run's view of every patient and product. TRUNCATE (transactional in
+        # PostgreSQL) rather than deleting a million rows one by one and leaving them for VACUUM.
+        conn.exec_driver_sql(f"TRUNCATE {supply.name}" if is_postgres(conn) else f"DELETE FROM {supply.name}")
         conn.execute(sa.delete(expiry).where(expiry.c.month.in_(list_months(run_date))))
         for table in (targets, calls, plan, members):
             conn.execute(sa.delete(table).where(table.c.run_date == run_date))

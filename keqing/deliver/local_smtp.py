@@ -1,12 +1,13 @@
 """A local SMTP server with scripted answers, for tests, the benchmark and trying things out.
 
 Built on aiosmtpd (a development dependency). It listens on 127.0.0.1, keeps every message it
-accepted, counts connections, and answers a recipient's RCPT or DATA from a script, e.g.::
+accepted (or stalled on), counts connections, and answers a recipient's RCPT or DATA from a script, e.g.::
 
     with LocalSmtpServer() as server:
         server.handler.on_data["a@example.com"] = ["451 4.3.0 try again later", "451 4.3.0 later"]
         server.handler.on_rcpt["b@example.com"] = ["550 5.1.1 no such user"]
-        server.handler.on_data["c@example.com"] = ["stall 3"]  # answer only after 3 s
+        server.handler.on_data["c@example.com"] = ["stall 3"]  # keep it, answer only after 3 s
+        server.handler.on_data["d@example.com"] = ["close"]  # hang up instead of answering the data
 
 Each scripted answer is used once, in order; then the server accepts as usual.
 """
@@ -69,16 +70,21 @@ class ScriptedHandler:
         answer = None
         for address in envelope.rcpt_tos:
             answer = answer or self._next(self.on_data, address)
-        if answer and answer.startswith("stall"):
-            # Keep the message (the server has it) but answer too late for the client.
-            await asyncio.sleep(float(answer.split()[1]))
-            answer = None
-        if answer:
+        if answer == "close":
+            # Hang up at the end of the data without an answer (and without the message): the client
+            # cannot tell this from a connection lost in the middle of the data.
+            server.transport.close()
+            return "421 4.4.2 closing"  # never reaches the client
+        if answer and not answer.startswith("stall"):
             return answer
         with self.lock:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, self._connection(session))
             )
+        if answer:
+            # The server has the message but answers too late for the client. Kept before the wait:
+            # aiosmtpd cancels this handler when the client hangs up.
+            await asyncio.sleep(float(answer.split()[1]))
         return "250 2.0.0 OK: queued"
 
     def delivered_to(self, address: str) -> int:

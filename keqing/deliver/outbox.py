@@ -72,11 +72,14 @@ def upsert_rendered(conn: Connection, rows: list[dict], chunk: int = 500) -> Non
         conn.execute(stmt, batch)
 
 
-def sweep_interrupted(engine: Engine, run_date: dt.date) -> int:
+def sweep_interrupted(engine: Engine, run_date: dt.date, staff_ids: Sequence[str] | None = None) -> int:
     """Rows a crashed sender left ``sending``: ``unknown`` over SMTP (the server may have the message),
-    ``pending`` again for the file outbox (rewriting the same file is harmless). Returns the count."""
+    ``pending`` again for the file outbox (rewriting the same file is harmless). Returns the count.
+
+    With ``staff_ids`` (one region of a fan-out) only their rows: another region's sender may be
+    sending its own rows at this very moment."""
     with engine.begin() as conn:
-        base = sa.update(T).where(T.c.run_date == run_date, T.c.status == "sending")
+        base = _scope(sa.update(T), run_date, None, staff_ids).where(T.c.status == "sending")
         n = conn.execute(
             base.where(T.c.transport == "smtp").values(
                 status="unknown",
@@ -88,9 +91,11 @@ def sweep_interrupted(engine: Engine, run_date: dt.date) -> int:
     return n
 
 
-def pending_ids(engine: Engine, run_date: dt.date, kinds: Sequence[str] | None = None) -> list[int]:
+def pending_ids(
+    engine: Engine, run_date: dt.date, kinds: Sequence[str] | None = None, staff_ids: Sequence[str] | None = None
+) -> list[int]:
     with engine.connect() as conn:
-        query = _scope(sa.select(T.c.id), run_date, kinds).where(T.c.status == "pending").order_by(T.c.id)
+        query = _scope(sa.select(T.c.id), run_date, kinds, staff_ids).where(T.c.status == "pending").order_by(T.c.id)
         return list(conn.execute(query).scalars())
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from keqing import failpoints
 from keqing.deliver.transport import OutboxItem, Outcome, Transport
 
 
@@ -128,6 +129,7 @@ def _round(
                     outcome = Outcome("retry", outcome.detail, connection=True)
                     refused = True
                 outcomes[item.id] = outcome
+                _sent(outcome)
                 store.record(item.id, outcome)
                 # Connecting or logging in failed: the same would happen to every other row now.
                 stop = outcome.connection
@@ -146,13 +148,23 @@ def _send_batch(items: list[OutboxItem], store: Store, transport: Transport) -> 
     the rows ``sending``, and the next run writes them again.
     """
     claimed = store.claim_many([item.id for item in items], transport.name)
-    outcomes = {item.id: transport.send(item) for item in items if item.id in claimed}
+    outcomes: dict[int, Outcome] = {}
+    for item in items:
+        if item.id in claimed:
+            outcomes[item.id] = transport.send(item)
+            _sent(outcomes[item.id])
     try:
         transport.flush()
     except OSError as exc:
         outcomes = {row_id: Outcome("retry", f"flush failed: {exc}") for row_id in outcomes}
     store.record_many(outcomes)
     return outcomes
+
+
+def _sent(outcome: Outcome) -> None:
+    """The ``deliver:sent`` failpoint: the transport has taken an email, its outcome is not recorded yet."""
+    if outcome.status == "sent":
+        failpoints.check("deliver:sent")
 
 
 def _count(report: DeliveryReport, transport: Transport, outcome: Outcome) -> None:

@@ -226,7 +226,9 @@ class FileTransport:
     """Writes each message to ``<root>/YYYY-MM-DD/<kind>-<staff_id>.eml`` atomically.
 
     Each file is written under a temporary name and renamed; ``flush`` syncs the batch to disk once
-    (one ``sync`` per batch instead of an ``fsync`` per file) before the sender records it.
+    (one ``sync`` per batch instead of an ``fsync`` per file) before the sender records it. A process
+    killed while writing leaves at most a hidden ``.<name>.eml.<random>.tmp`` file, never an
+    incomplete ``.eml``: whatever picks up ``*.eml`` files sees whole messages only.
     """
 
     name = "file"
@@ -243,7 +245,7 @@ class FileTransport:
         path = self.path_for(item)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(item.message)

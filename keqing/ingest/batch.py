@@ -124,6 +124,16 @@ class Known:
         return frame.select(pl.col(FEEDS[feed].key[0]).alias("_ref"))
 
 
+def referenced_feeds(feed: Feed) -> set[str]:
+    """The master feeds whose ids ``reference_errors`` looks up for ``feed`` (the others need not be read)."""
+    needed = {c.references[0] for c in feed.columns if c.references is not None}
+    if any((feed.name, c.name) in REQUIRED_ROLES for c in feed.columns):
+        needed.add("staff")
+    if feed.name == "visits":
+        needed |= {"customers", "patients"}
+    return needed
+
+
 def reference_errors(feed: Feed, typed: pl.DataFrame, known: Known) -> pl.DataFrame:
     """Unknown references (waiting), and references to the wrong kind of record (rejected)."""
     if typed.height == 0:

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -99,12 +100,37 @@ def checks_for(feed: Feed, earliest: dt.date, latest: dt.date) -> list[Check]:
     return checks
 
 
-@lru_cache(maxsize=1)
+_CONTEXT_LOCK = threading.Lock()
+
+
+def warm_up() -> threading.Thread:
+    """Import Great Expectations and build its context in a background thread, and return the thread.
+
+    The import alone takes seconds; started when a run begins, it overlaps discovery and reading
+    (which mostly wait on disk or run in Polars' threads) instead of coming after them.
+    """
+    thread = threading.Thread(target=_context, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def _context() -> Any:
+    with _CONTEXT_LOCK:  # the warm-up thread and the first validation may both ask for it
+        return _new_context()
+
+
+@lru_cache(maxsize=1)
+def _new_context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # Great Expectations fingerprints every pandas batch (an md5 over pandas' hash of every row) for
+    # its batch markers, which keqing never reads: half of the validation time on a night's rows.
+    # Frames at or above this size are not fingerprinted; 0 means none is.
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     return context

@@ -22,20 +22,39 @@ def test_entrypoint_imports_to_a_flow(deployment):
     assert isinstance(getattr(module, name), Flow)
 
 
+# Deployments without a schedule of their own: only the nightly run starts them (fan-out).
+TRIGGERED_BY_NIGHTLY = {"regional-emails"}
+
+
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
 def test_every_deployment_has_a_shanghai_schedule_tags_and_a_pool(deployment):
     assert deployment["tags"] and "keqing" in deployment["tags"]
-    assert deployment["schedules"], "every deployment runs on a schedule"
+    if deployment["name"] in TRIGGERED_BY_NIGHTLY:
+        assert deployment["schedules"] == [], "started by the nightly run only"
+    else:
+        assert deployment["schedules"], "every deployment runs on a schedule"
     assert all(s["timezone"] == "Asia/Shanghai" for s in deployment["schedules"])
     assert deployment["work_pool"]["name"] == "keqing"
 
 
+def test_the_deployments_are_the_nightly_run_and_its_regional_children():
+    from flows.regional import REGIONAL_DEPLOYMENT, regional_emails
+
+    assert [d["name"] for d in DEPLOYMENTS] == ["nightly", "regional-emails"]
+    regional = next(d for d in DEPLOYMENTS if d["name"] == "regional-emails")
+    assert f"{regional_emails.name}/{regional['name']}" == REGIONAL_DEPLOYMENT
+
+
 def test_parameters_are_only_dates_and_flags():
     from flows.nightly import nightly
+    from flows.regional import regional_emails
 
-    assert set(nightly.parameters.properties) == {"run_date", "resend", "send"}
+    assert set(nightly.parameters.properties) == {"run_date", "resend", "send", "fan_out"}
+    # The region's name (an offices.region value, not personal data) picks the regional run's staff.
+    assert set(regional_emails.parameters.properties) == {"run_date", "region", "resend"}
+    assert regional_emails.parameters.required == ["run_date", "region"]
     for deployment in DEPLOYMENTS:
-        assert set(deployment.get("parameters") or {}) <= {"run_date", "resend", "send"}
+        assert set(deployment.get("parameters") or {}) <= {"run_date", "resend", "send", "fan_out"}
 
 
 def test_the_nightly_cron_is_01_30_shanghai_which_is_17_30_utc_the_day_before():

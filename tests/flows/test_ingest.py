@@ -242,3 +242,49 @@ def test_an_empty_file_and_values_too_big_for_the_schema_are_quarantined_not_fat
         (1, None, "empty_file"),
     ]
     assert q["message"][2] == "2026-11-01/purchases_empty.csv: line 1: the file is empty: no header line"
+
+
+def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(settings, monkeypatch):
+    """One file per chunk: on PostgreSQL each load overlaps the reading of the next chunk."""
+    import flows.ingest
+
+    monkeypatch.setattr(flows.ingest, "CHUNK_BYTES", 1)
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    header = "purchase_id,patient_id,product_code,boxes,purchase_date\n"
+    write(settings, "2026-11-01/purchases_1.csv", header + "PU1,P0001,PR01,3,2026-10-01\nPU2,P0001,PR01,1,2026-10-02\n")
+    write(settings, "2026-11-01/purchases_2.csv", header + "PU3,P0002,PR01,2,2026-10-03\nPU4,P0404,PR01,2,2026-10-04\n")
+    write(settings, "2026-11-01/purchases_3.csv", header + "PU2,P0001,PR01,7,2026-10-02\n")  # a correction
+    write(
+        settings,
+        "2026-11-01/visits.csv",
+        "visit_id,staff_id,target_type,target_id,visit_at,channel,outcome\n"
+        "V1,S002,patient,P0404,2026-10-05 10:00,phone,completed\n",
+    )
+    day1 = run_nightly("2026-11-02")["ingest"]
+    assert day1["feeds"]["purchases"] == {
+        "files": 3,
+        "rows_read": 5,
+        "loaded": 4,
+        "quarantined": 1,
+        "duplicates": 0,
+        "released": 0,
+        "waiting": 1,
+    }
+    assert day1["rows_waiting"] == 2  # PU4 and the visit, both waiting for patient P0404
+    purchases = table(settings, "purchases", order_by="purchase_id")
+    assert purchases.select("purchase_id", "boxes").rows() == [("PU1", 3), ("PU2", 7), ("PU3", 2)]
+    assert quarantine(settings).select("line", "reason", "status").rows() == [
+        (3, "unknown_patient", "waiting"),
+        (2, "unknown_target", "waiting"),
+    ]
+
+    write(settings, "2026-11-02/patients.csv", "patient_id,name,phone,office_code\nP0404,周杰,13700001111,OF001\n")
+    write(settings, "2026-11-02/purchases_4.csv", header + "PU5,P0404,PR01,1,2026-11-01\n")
+    write(settings, "2026-11-02/purchases_5.csv", header + "PU6,P0001,PR01,1,2026-11-01\n")
+    day2 = run_nightly("2026-11-03")["ingest"]
+    assert (day2["rows_released"], day2["rows_waiting"]) == (2, 0)
+    assert day2["feeds"]["purchases"]["released"] == 1
+    purchases = table(settings, "purchases", order_by="purchase_id")
+    assert purchases["purchase_id"].to_list() == ["PU1", "PU2", "PU3", "PU4", "PU5", "PU6"]
+    assert quarantine(settings)["status"].to_list() == ["resolved", "resolved"]

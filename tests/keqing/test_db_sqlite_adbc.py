@@ -28,6 +28,24 @@ def test_adbc_reads_between_pysqlite_writes_are_fresh_and_leave_the_file_sound(t
         assert other.execute("SELECT count(*) FROM t").fetchone() == (2,)
 
 
+def test_a_column_null_for_its_first_thousands_of_rows_then_text_still_reads(tmp_path):
+    """ADBC's SQLite driver types a column from its first rows and fails on a later text value."""
+    import polars as pl
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'late_text.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER, event_id TEXT)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 5000) "
+            "INSERT INTO t SELECT n, CASE WHEN n > 4000 THEN 'EV' || n END FROM s"
+        )
+    frame = read_frame(engine, "SELECT n, event_id FROM t ORDER BY n", {"n": pl.Int64, "event_id": pl.String})
+    assert frame.height == 5000
+    assert frame["event_id"].null_count() == 4000
+    assert frame["event_id"][4000] == "EV4001"
+    engine.dispose()
+
+
 @pytest.mark.postgres
 def test_postgres_numeric_through_adbc_becomes_float(postgres_admin):
     import uuid

@@ -174,10 +174,12 @@ def test_a_stall_after_data_is_unknown_and_not_resent(smtp_settings, smtp):
     assert row["last_error"].startswith("no answer after the message data")
 
     data_commands = smtp.handler.data_commands
+    assert smtp.handler.delivered_to(NURSE) == 1  # the server has it, though the sender cannot know
     assert deliver_pending.fn(smtp_settings, RUN_DATE)["attempts"] == 0
     assert smtp.handler.data_commands == data_commands  # not sent again by a rerun
     mark_for_resend.fn(smtp_settings, RUN_DATE, ["S002"])
     assert deliver_pending.fn(smtp_settings, RUN_DATE)["sent"] == 1
+    assert smtp.handler.delivered_to(NURSE) == 2  # only because an operator asked
 
 
 def test_a_refused_server_leaves_everything_pending_and_a_later_run_sends_it(smtp_settings):
@@ -329,3 +331,16 @@ def test_an_untrusted_certificate_is_not_accepted(settings, certificate):
         assert not server.handler.messages
         errors = table(untrusted, "outbox", order_by="id")["last_error"].to_list()
         assert "CERTIFICATE_VERIFY_FAILED" in errors[0]
+
+
+def test_one_regions_delivery_sends_and_sweeps_only_its_own_staffs_rows(settings):
+    """Regional runs of a fan-out send at the same time: one must not touch another's rows."""
+    render_emails.fn(settings, RUN_DATE, views())
+    engine = get_engine(settings.database_url)
+    t = outbox.T
+    with engine.begin() as conn:  # S002's region is sending it right now
+        conn.execute(sa.update(t).where(t.c.staff_id == "S002").values(status="sending", transport="smtp"))
+    report = deliver_pending.fn(settings, RUN_DATE, ["rep", "callback", "home_visit"], ["S001", "S003"])
+    assert (report["pending"], report["written"], report["interrupted"]) == (2, 2, 0)
+    assert rows(settings)["status"].to_list() == ["sent", "sending", "sent"]
+    assert sorted(p.name for p in (settings.outbox / "2026-11-24").iterdir()) == ["home_visit-S003.eml", "rep-S001.eml"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,26 @@ def test_file_transport_reports_an_unwritable_outbox_as_retry(tmp_path):
     blocker.write_text("a file where the folder should be")
     outcome = FileTransport(blocker).send(item())
     assert outcome.status == "retry" and "cannot write" in (outcome.detail or "")
+
+
+def _killed_while_writing(root: str) -> None:
+    """Write one file and die with SIGKILL between writing and renaming it (a power cut, as it were)."""
+    import os
+    import signal
+
+    os.replace = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+    FileTransport(Path(root)).send(item(message=b"the whole message"))
+
+
+def test_a_writer_killed_in_the_middle_leaves_no_eml_file_and_the_next_one_writes_it_whole(tmp_path):
+    process = multiprocessing.get_context("spawn").Process(target=_killed_while_writing, args=(str(tmp_path),))
+    process.start()
+    process.join(60)
+    assert process.exitcode == -signal.SIGKILL
+    folder = tmp_path / "2026-11-24"
+    assert list(folder.glob("*.eml")) == []  # any pickup of *.eml files, hidden ones included, finds none
+    (leftover,) = folder.iterdir()
+    assert leftover.name.startswith(".callback-S001.eml.") and leftover.name.endswith(".tmp")
+
+    assert FileTransport(tmp_path).send(item(message=b"the whole message")).status == "sent"
+    assert [p.read_bytes() for p in folder.glob("*.eml")] == [b"the whole message"]

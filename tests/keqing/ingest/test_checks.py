@@ -209,3 +209,24 @@ def test_quarantine_prefers_a_rejecting_reason_and_waits_only_when_every_reason_
         (1, "unknown_patient", "waiting"),
     ]
     assert q["details"].to_list()[0] == ["patient_id:unknown_patient", "customer_id:not_a_terminal"]
+
+
+def test_only_the_master_feeds_a_feed_refers_to_are_read_for_its_reference_checks():
+    from keqing.feeds import FEEDS
+
+    assert B.referenced_feeds(FEEDS["offices"]) == set()
+    assert B.referenced_feeds(FEEDS["purchases"]) == {"patients", "products"}
+    # visits: the rep (staff, with a role check) and a target that is a customer or a patient
+    assert B.referenced_feeds(FEEDS["visits"]) == {"staff", "customers", "patients"}
+    assert B.referenced_feeds(FEEDS["orders"]) == {"customers", "products"}
+
+
+def test_the_warm_up_thread_builds_the_one_context_that_validation_then_uses():
+    from keqing.ingest import expectations
+
+    thread = expectations.warm_up()
+    first = expectations._context()  # waits for the warm-up rather than building a second context
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert expectations._context() is first
+    assert expectations._new_context.cache_info().currsize == 1

@@ -1,0 +1,106 @@
+"""One nightly run in this process, timed from inside; prints one JSON object (``bench/run.py`` runs it).
+
+    PYTHONPATH=$PWD python bench/nightly_probe.py --date 2026-11-01 [--no-send]
+
+The settings come from the environment (``KEQING_*``), as for ``keqing run``. Prefect's temporary
+server is started before the clock starts (it costs 10 to 20 s once per process, not per run). The
+stages' times are those Prefect recorded for the subflow runs; ``tasks_seconds`` adds up the time
+spent inside task functions, so ``flow_seconds - tasks_seconds`` bounds Prefect's own overhead
+(it also holds the few lines of flow code between tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import resource
+import time
+from uuid import UUID
+
+
+def _start_prefect() -> float:
+    from prefect.client.orchestration import get_client
+
+    t0 = time.perf_counter()
+    with get_client(sync_client=True) as client:
+        client.hello()
+    return time.perf_counter() - t0
+
+
+async def _stage_times(parent: UUID) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+
+    async with get_client() as client:
+        children = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent]))
+        )
+        flows = {parent: "nightly"}
+        stages: dict[str, float] = {}
+        for run in children:
+            name = (await client.read_flow(run.flow_id)).name
+            flows[run.id] = name
+            stages[name] = stages.get(name, 0.0) + run.total_run_time.total_seconds()
+        tasks = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=list(flows)))
+        )
+        per_task: dict[str, float] = {}
+        for t in tasks:
+            name = t.name.rsplit("-", 1)[0]
+            if name in stages:  # the parent's stand-in task run for a subflow, not a task
+                continue
+            per_task[name] = per_task.get(name, 0.0) + t.total_run_time.total_seconds()
+    return {
+        "stages": stages,
+        "task_runs": sum(1 for t in tasks if t.name.rsplit("-", 1)[0] not in stages),
+        "tasks_seconds": sum(per_task.values()),
+        "tasks": dict(sorted(per_task.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--date", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--no-send", action="store_true", help="compute the lists but render and send nothing")
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+    server_seconds = _start_prefect()
+    from flows.nightly import nightly
+
+    t0 = time.perf_counter()
+    state = nightly(run_date=args.date, send=not args.no_send, return_state=True)
+    flow_seconds = time.perf_counter() - t0
+    summary = state.result()
+    times = asyncio.run(_stage_times(state.state_details.flow_run_id))
+    ingest = summary.get("ingest", {})
+    print(
+        json.dumps(
+            {
+                "run_date": args.date.isoformat(),
+                "prefect_server_start_seconds": round(server_seconds, 2),
+                "flow_seconds": round(flow_seconds, 3),
+                "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3),
+                "rows_read": ingest.get("rows_read", 0),
+                "rows_loaded": ingest.get("rows_loaded", 0),
+                "files_new": ingest.get("files_new", 0),
+                "emails": summary.get("render", {}).get("emails", 0),
+                **times,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
