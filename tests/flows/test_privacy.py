@@ -104,11 +104,13 @@ def test_personal_data_stays_in_the_database_and_the_nurses_emails(settings, tmp
     # Parameters are dates and flags; settings and secrets come from the environment.
     from flows.nightly import nightly
 
-    assert list(inspect.signature(nightly.fn).parameters) == ["run_date", "resend", "send"]
+    parameters = inspect.signature(nightly.fn).parameters
+    assert list(parameters) == ["run_date", "resend", "send", "fan_out"]
+    assert [p.annotation for p in parameters.values()] == ["dt.date | None", "bool", "bool", "bool"]
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-    assert [d.get("parameters") for d in deployments] == [{}]
+    assert deployments and all(d.get("parameters") == {} for d in deployments)
     nightly_runs = [p for name, p in api["parameters"] if name == "nightly"]
-    assert nightly_runs == [{"run_date": RUN_DATE.isoformat(), "resend": False, "send": True}]
+    assert nightly_runs == [{"run_date": RUN_DATE.isoformat(), "resend": False, "send": True, "fan_out": False}]
 
 
 RESPONSIBLE_NURSES = """
