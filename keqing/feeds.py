@@ -31,6 +31,14 @@ class Kind(StrEnum):
     CODES = "codes"  # up to two product codes, ';'-separated
 
 
+# Storage limits of the schema (models/feeds.py). A value beyond them is quarantined (``too_long``,
+# ``out_of_range``), never truncated, and never left to fail a whole load on PostgreSQL. Free text is
+# capped too: a name or a commitment of more than 1,000 characters is not data (and would go into emails).
+MAX_LENGTH: dict[Kind, int] = {Kind.ID: 64, Kind.EMAIL: 254, Kind.CODES: 140, Kind.TEXT: 1000}
+INT_MAX = 2_147_483_647  # INTEGER
+DECIMAL_MAX = 999_999_999_999.99  # NUMERIC(14, 2), the money columns
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -50,6 +58,18 @@ class Column:
     @property
     def headers(self) -> tuple[str, str]:
         return (self.name, self.chinese)
+
+    @property
+    def max_length(self) -> int | None:
+        """The most characters a value may have (the schema's column width), None for no limit."""
+        return MAX_LENGTH.get(self.kind)
+
+    @property
+    def upper(self) -> float | None:
+        """The largest value of a number column: the contract's maximum, else what its column can store."""
+        if self.maximum is not None:
+            return self.maximum
+        return {Kind.INT: INT_MAX, Kind.DECIMAL: DECIMAL_MAX}.get(self.kind)
 
 
 @dataclass(frozen=True)

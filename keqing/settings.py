@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_serializer("database_url", when_used="json")
+    def _url_without_password(self, url: str) -> str:
+        """Prefect records the parameters of subflows (these settings among them) as JSON in its API:
+        the database password must not go there (the SMTP password is a SecretStr already)."""
+        import sqlalchemy as sa
+
+        try:
+            return sa.make_url(url).render_as_string(hide_password=True)
+        except Exception:  # not a URL SQLAlchemy can parse: show nothing of it
+            return "***"
 
     @property
     def smtp_enabled(self) -> bool:

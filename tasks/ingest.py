@@ -21,7 +21,7 @@ from keqing.db import get_engine, is_postgres, read_frame, upsert_frame
 from keqing.feeds import FEEDS, LOAD_ORDER, feed_for_filename
 from keqing.ingest import batch as B
 from keqing.ingest.normalise import ROW, normalise
-from keqing.ingest.reader import Problem, read_file_bytes
+from keqing.ingest.reader import Problem, RawFile, read_file_bytes
 from keqing.rules import Rules
 from keqing.settings import Settings
 from models import FEED_MODELS, InboxPath, IngestFile, QuarantineRow
@@ -261,23 +261,26 @@ def read_feed(settings: Settings, feed: str, files: list[InboxFile], retry_waiti
     return FeedBatch(feed, reports, rows, problem_frame)
 
 
-def _rejected_rows(f: InboxFile, raw) -> pl.DataFrame:
+def _rejected_rows(f: InboxFile, raw: RawFile) -> pl.DataFrame:
     """A rejected file: every data line is quarantined with the file's reason (or one entry at line 1)."""
     message = raw.messages[-1]
     if raw.rows_read == 0:
         return _problem_frame(
-            f.id, [Problem(1, raw.rejected_column, raw.rejected_reason, message, {"_text": raw.header_line})]
+            f.id,
+            [Problem(1, raw.rejected_column, raw.rejected_reason, f"line 1: {message}", {"_text": raw.header_line})],
         )
-    return pl.DataFrame(
-        {
-            B.FILE: [f.id] * raw.rows_read,
-            B.LINE: list(range(2, raw.rows_read + 2)),
-            "column": [raw.rejected_column] * raw.rows_read,
-            "reason": [raw.rejected_reason] * raw.rows_read,
-            "message": [message] * raw.rows_read,
-            "raw": [{"_header": raw.header_line}] * raw.rows_read,
-        },
-        schema=PROBLEM_SCHEMA,
+    return _problem_frame(
+        f.id,
+        [
+            Problem(
+                line,
+                raw.rejected_column,
+                raw.rejected_reason,
+                f"line {line}: {message}",
+                {"_header": raw.header_line, "_text": text},
+            )
+            for line, text in raw.rejected_lines
+        ],
     )
 
 
@@ -507,7 +510,11 @@ def _finish_files(
     new_valid = valid.filter(pl.col(B.QID).is_null()).group_by(B.FILE).len()
     loaded = dict(new_valid.iter_rows())
     quarantined = Counter(dict(quarantine.filter(pl.col(B.QID).is_null()).group_by(B.FILE).len().iter_rows()))
-    quarantined.update(dict(batch.problems.group_by(B.FILE).len().iter_rows()))
+    # A rejected file without data rows (empty, unreadable) has one entry at line 1 for the file
+    # itself: it stands for no row, so it is not counted as a quarantined row.
+    whole_files = [fid for fid, r in batch.reports.items() if r.rejected and r.rows_read == 0]
+    row_problems = batch.problems.filter(~pl.col(B.FILE).is_in(whole_files))
+    quarantined.update(dict(row_problems.group_by(B.FILE).len().iter_rows()))
     reasons = Counter(quarantine.filter(pl.col(B.QID).is_null())["reason"].to_list())
     reasons.update(batch.problems["reason"].to_list())
     result.reasons = reasons

@@ -2,7 +2,8 @@
 
 ``normalise(feed, rows)`` takes the reader's text frame and returns the typed frame and a long
 frame of cell errors (row, column, reason). A cell that has text but cannot be parsed is an error,
-never a silent null; a phone that Excel rounded is an error, never a guess.
+never a silent null; a phone that Excel rounded is an error, never a guess; text longer than its
+column allows (``Column.max_length``) is an error, never truncated.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def parse_int(s: pl.Expr) -> pl.Expr:
 
 
 def parse_decimal(s: pl.Expr) -> pl.Expr:
-    return s.str.replace_all(r"^[¥￥]", "").cast(pl.Float64, strict=False)
+    """Yuan, optionally with ``¥``; ``inf``, ``nan`` and overflowing exponents (``1e400``) are not numbers."""
+    value = s.str.replace_all(r"^[¥￥]", "").cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
 
 
 def phone_lost_digits(s: pl.Expr) -> pl.Expr:
@@ -205,6 +208,13 @@ def normalise(feed: Feed | str, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
         )
         for c in feed.columns
         if (expr := _error(c)) is not None
+    ]
+    errors += [
+        rows.filter(pl.col(c.name).str.len_chars() > c.max_length).select(
+            pl.col(ROW), pl.lit(c.name).alias("column"), pl.lit("too_long").alias("reason")
+        )
+        for c in feed.columns
+        if c.max_length is not None
     ]
     for column in feed.columns:
         if column.kind is Kind.PHONE:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,6 +23,10 @@ UTF8_BOM = b"\xef\xbb\xbf"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_QUOTED_SPAN = 20  # lines a quoted field may span before its opening line is called broken
 LINE = "_line"
+LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+# The csv module refuses fields over 128 KiB; a long field is read whole and judged by the length
+# check of its column (``too_long``), as it is on the unquoted path, not called badly quoted.
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class RawFile:
     rejected_column: str | None = None
     header_line: str | None = None
     data_rows: int = 0  # data records in the file, whatever became of them
+    # A rejected file's data lines: (physical line number, text), each quarantined with the file's reason.
+    rejected_lines: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -71,15 +78,19 @@ def decode(data: bytes) -> tuple[str, str, list[tuple[int, bytes]]]:
         data = data[len(UTF8_BOM) :]
     try:
         return data.decode("utf-8"), "utf-8-sig" if bom else "utf-8", []
-    except UnicodeDecodeError:
-        pass
-    lines = data.split(b"\n")
-    if not bom and not _mostly_utf8(lines):
+    except UnicodeDecodeError as exc:
+        # A UTF-8 file cut in the middle of its last character is UTF-8 with a bad last line.
+        cut = exc.reason == "unexpected end of data" and _decodes(data[: exc.start], "utf-8")
+    # The same line breaks as ``_split_lines`` (\r\n, \n or \r), so that line numbers agree; neither
+    # byte occurs inside a UTF-8 or GB18030 multi-byte character.
+    lines = LINE_BREAK.split(data)
+    utf8 = bom or cut or _mostly_utf8(lines)
+    if not utf8:
         try:
             return data.decode("gb18030"), "gb18030", []
         except UnicodeDecodeError:
             pass
-    encoding = "utf-8" if bom or _mostly_utf8(lines) else "gb18030"
+    encoding = "utf-8" if utf8 else "gb18030"
     bad: list[tuple[int, bytes]] = []
     out: list[str] = []
     for number, raw in enumerate(lines, start=1):
@@ -302,7 +313,7 @@ def read_csv_bytes(feed_name: str, data: bytes) -> RawFile:
     try:
         header = next(csv.reader([lines[0]], strict=True))
     except csv.Error as exc:
-        return _reject(result, "bad_header", None, f"the header line cannot be read: {exc}")
+        return _reject(result, "bad_header", None, f"the header line cannot be read: {exc}", lines=lines)
     mapped, result.unknown_columns, missing = map_header(feed, header)
     if result.unknown_columns:
         result.messages.append(f"unknown columns ignored: {', '.join(result.unknown_columns)}")
@@ -322,7 +333,8 @@ def read_csv_bytes(feed_name: str, data: bytes) -> RawFile:
                 number,
                 None,
                 "bad_encoding",
-                f"line {number}: bytes that are neither {result.encoding.split('-')[0]} nor another supported encoding",
+                f"line {number}: bytes that are neither {result.encoding.removesuffix('-mixed')} "
+                "nor another supported encoding",
                 {"_bytes": raw.hex()},
             )
         )
@@ -342,7 +354,8 @@ def _reject(result: RawFile, reason: str, column: str | None, message: str, line
     result.rejected_column = column
     result.messages.append(message)
     if lines is not None:
-        result.data_rows = sum(1 for line in lines[1:] if line.strip())
+        result.rejected_lines = [(number, line) for number, line in enumerate(lines[1:], start=2) if line.strip()]
+        result.data_rows = len(result.rejected_lines)
     result.rows = _complete(FEEDS[result.feed], pl.DataFrame({LINE: []}, schema={LINE: pl.Int64}))
     return result
 
@@ -373,6 +386,10 @@ def read_xlsx_bytes(feed_name: str, data: bytes) -> RawFile:
     cells = [c for c in body.columns if c != LINE]
     body = body.filter(~pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cells))
     if missing:
+        result.rejected_lines = [
+            (line, ",".join("" if v is None else str(v) for v in cells))
+            for line, *cells in body.select(LINE, *cells).iter_rows()
+        ]
         result.data_rows = body.height
         return _reject(
             result,

@@ -214,6 +214,36 @@ def test_a_crash_while_loading_leaves_no_file_half_done_and_the_rerun_loads_once
     assert quarantine(settings).height == 1
 
 
+def test_an_empty_file_and_values_too_big_for_the_schema_are_quarantined_not_fatal(settings):
+    # Both failed the run: the empty file's line-1 entry broke its reconciliation (0 read, 1 quarantined),
+    # and on PostgreSQL a 65-character id or an amount over NUMERIC(14, 2) failed the whole load.
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases_empty.csv", b"")
+    write(
+        settings,
+        "2026-11-01/purchases.csv",
+        PURCHASES + "P" * 65 + ",P0001,PR01,1,2026-10-01,store,88\nPU9,P0001,PR01,1,2026-10-01,store,1e15\n",
+    )
+    summary = run_nightly("2026-11-02")
+    assert summary["ingest"]["feeds"]["purchases"] == {
+        "files": 2,
+        "rows_read": 4,
+        "loaded": 2,
+        "quarantined": 2,
+        "duplicates": 0,
+        "released": 0,
+        "waiting": 0,
+    }
+    q = quarantine(settings)
+    assert q.select("line", "column_name", "reason").rows() == [  # purchases.csv is read first
+        (4, "purchase_id", "too_long"),
+        (5, "amount", "out_of_range"),
+        (1, None, "empty_file"),
+    ]
+    assert q["message"][2] == "2026-11-01/purchases_empty.csv: line 1: the file is empty: no header line"
+
+
 def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(settings, monkeypatch):
     """One file per chunk: on PostgreSQL each load overlaps the reading of the next chunk."""
     import flows.ingest

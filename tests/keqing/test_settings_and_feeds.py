@@ -54,3 +54,14 @@ def test_every_feed_column_has_a_table_column_with_the_right_nullability():
             if column.required:
                 assert not table.c[column.name].nullable, f"{name}.{column.name} should be NOT NULL"
         assert [c.name for c in table.primary_key.columns] == list(feed.key)
+
+
+def test_settings_recorded_as_a_prefect_parameter_hold_no_password():
+    # Subflows take the settings as a parameter, and Prefect stores parameters as JSON in its API.
+    from fastapi.encoders import jsonable_encoder
+
+    settings = Settings(database_url="postgresql+psycopg://keqing:s3cret@db/keqing", smtp_password="pw", _env_file=None)
+    recorded = jsonable_encoder(settings)
+    assert recorded["database_url"] == "postgresql+psycopg://keqing:***@db/keqing"
+    assert recorded["smtp_password"] == "**********"
+    assert settings.database_url == "postgresql+psycopg://keqing:s3cret@db/keqing"

@@ -119,3 +119,23 @@ def test_integers_from_excel_and_non_integers():
     assert _one("purchases", boxes="7.0")[0]["boxes"] == 7
     assert _one("purchases", boxes="7.5")[1] == [("boxes", "bad_number")]
     assert _one("purchases", boxes="seven")[1] == [("boxes", "bad_number")]
+
+
+def test_text_too_long_for_its_column_and_non_finite_numbers_are_errors():
+    rows = pl.DataFrame(
+        {
+            "order_id": ["O" * 64, "O" * 65, "C"],
+            "customer_id": ["T1", "T1", "T1"],
+            "product_code": ["PR", "PR", "PR"],
+            "quantity": ["1", "1", "1"],
+            "amount": ["1e3", "inf", "nan"],
+            "order_date": ["2026-11-01"] * 3,
+        }
+    )
+    typed, errors = normalise("orders", rows)
+    assert typed["amount"].to_list() == [1000.0, None, None]
+    assert sorted(errors.rows()) == [
+        (1, "amount", "bad_number"),
+        (1, "order_id", "too_long"),
+        (2, "amount", "bad_number"),
+    ]

@@ -106,3 +106,33 @@ def test_a_workbook_renamed_to_csv_is_read_as_a_workbook():
     assert raw.rows.select("purchase_id", "boxes").row(0) == ("A", "3")
     assert "despite its .csv name" in raw.messages[0]
     assert raw.rows.schema["boxes"] == pl.String
+
+
+def test_a_bad_line_in_a_file_with_cr_line_endings_is_numbered_like_the_others():
+    # Found by the fuzz test: decode() split lines on \n only, so with \r endings the whole file was one
+    # "line" and a single bad byte rejected the file (or two records were both called line 2).
+    data = (HEADER.replace("\n", "\r") + "A,赵,PR,1,2026-11-01\r").encode() + b"B,\xff,PR,1,2026-11-01\r"
+    raw = read_file_bytes("purchases", "p.csv", data + "C,钱,PR,1,2026-11-01\r".encode())
+    assert raw.rejected_reason is None and raw.encoding == "utf-8-mixed"
+    assert raw.rows["_line"].to_list() == [2, 4]
+    assert [(p.line, p.reason) for p in raw.problems] == [(3, "bad_encoding")]
+
+
+def test_a_utf8_file_cut_in_the_middle_of_a_character_stays_utf8():
+    data = (HEADER + "A,P1,PR,1,2026-11-01\nB,赵").encode()[:-1]
+    raw = read_file_bytes("purchases", "p.csv", data)
+    assert raw.encoding == "utf-8-mixed"
+    assert raw.rows["_line"].to_list() == [2]
+    assert [(p.line, p.reason) for p in raw.problems] == [(3, "bad_encoding")]
+
+
+def test_a_quoted_field_over_the_csv_module_limit_is_read_whole():
+    big = "x" * 200_000
+    raw = read_file_bytes("purchases", "p.csv", (HEADER + f'A,"{big}",PR,1,2026-11-01\n').encode())
+    assert raw.problems == [] and raw.rows["patient_id"].to_list() == [big]
+
+
+def test_a_rejected_file_names_the_physical_line_of_each_data_row():
+    raw = read_file_bytes("purchases", "p.csv", b'purchase_id,"patient_id\nA,P1\n\n\nB,P2\n')
+    assert raw.rejected_reason == "bad_header"
+    assert raw.rejected_lines == [(2, "A,P1"), (5, "B,P2")] and raw.rows_read == 2
