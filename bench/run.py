@@ -250,7 +250,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_results(scale: str, results: list[dict], generated: float | None) -> Path:
+def write_results(scale: str, results: list[dict], generated: float | None, name: str | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     load = os.getloadavg()
@@ -288,9 +288,9 @@ def write_results(scale: str, results: list[dict], generated: float | None) -> P
                 f"**{p['ratio']:.0f}×**; "
                 f"same list: {p['same']} ({p['calls']:,} calls)."
             )
-    path = RESULTS / f"{scale}.md"
+    path = RESULTS / f"{name or scale}.md"
     path.write_text("\n".join(doc) + "\n")
-    (RESULTS / f"{scale}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
+    (RESULTS / f"{name or scale}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
     return path
 
 
@@ -304,6 +304,7 @@ def main() -> None:
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument("--peer-patients", type=int, help="run the peer on the first N patients only")
     parser.add_argument("--keep", action="store_true", help="keep the outbox of each case")
+    parser.add_argument("--name", help="results file name in bench/results (default: the scale)")
     args = parser.parse_args()
     args.db = args.db or ["sqlite", "postgres"]
     args.history = sorted(args.history or [args.history_max])
@@ -314,8 +315,8 @@ def main() -> None:
     for db in args.db:
         for history in args.history:
             results.append(run_case(args, db, history, days))
-            write_results(args.scale, results, generated)
-    path = write_results(args.scale, results, generated)
+            write_results(args.scale, results, generated, args.name)
+    path = write_results(args.scale, results, generated, args.name)
     print(table(results))
     print(f"\nwritten to {path}")
 
