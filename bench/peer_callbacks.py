@@ -139,6 +139,18 @@ def peer_calls(purchases: pd.DataFrame, products: pd.DataFrame, visits: pd.DataF
     return pd.DataFrame(out, columns=COLUMNS)
 
 
+def as_pandas(frames: dict[str, pl.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(purchases in date order with ``datetime.date`` days, products, visits) as the peer takes them."""
+    purchases = frames["purchases"].sort("purchase_date").to_pandas()
+    purchases["purchase_date"] = [d.date() for d in pd.to_datetime(purchases["purchase_date"])]
+    return purchases, frames["products"].to_pandas(), frames["visits"].to_pandas()
+
+
+def as_polars(calls: pd.DataFrame) -> pl.DataFrame:
+    """The peer's list as a Polars frame with keqing's column types."""
+    return pl.from_pandas(calls, schema_overrides={"due_date": pl.Date, "expiry_date": pl.Date})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--date", type=dt.date.fromisoformat, required=True, help="run_date")
@@ -151,16 +163,13 @@ def main() -> None:
     ours = keqing_calls(inputs, args.date, rules)
     keqing_seconds = time.perf_counter() - t0
 
-    purchases = inputs["purchases"].sort("purchase_date").to_pandas()
-    purchases["purchase_date"] = [d.date() for d in pd.to_datetime(purchases["purchase_date"])]
-    visits = inputs["visits"].to_pandas()
-    products = inputs["products"].to_pandas()
+    purchases, products, visits = as_pandas(inputs)
     t0 = time.perf_counter()
     theirs = peer_calls(purchases, products, visits, args.date, rules)
     peer_seconds = time.perf_counter() - t0
 
     a = ours.select(COLUMNS).sort("patient_id", "product_code")
-    b = pl.from_pandas(theirs, schema_overrides={"due_date": pl.Date, "expiry_date": pl.Date})
+    b = as_polars(theirs)
     b = b.select(COLUMNS).sort("patient_id", "product_code") if b.height else a.clear()
     same = a.equals(b)
     print(

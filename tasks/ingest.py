@@ -202,9 +202,9 @@ def _problem_frame(file_id: int, problems: list[Problem]) -> pl.DataFrame:
     )
 
 
-def _waiting_rows_schema(feed: str) -> pl.DataFrame:
-    columns = FEEDS[feed].column_names
-    return pl.DataFrame(schema={B.QID: pl.Int64, B.FILE: pl.Int64, B.LINE: pl.Int64, **{c: pl.String for c in columns}})
+def _waiting_schema(feed: str) -> dict[str, pl.DataType]:
+    """Waiting rows as ``read_feed`` takes them: quarantine id, file, line and the feed's text cells."""
+    return {B.QID: pl.Int64, B.FILE: pl.Int64, B.LINE: pl.Int64, **{c: pl.String for c in FEEDS[feed].column_names}}
 
 
 def _waiting_rows(settings: Settings, feed: str) -> pl.DataFrame:
@@ -225,9 +225,7 @@ def _waiting_rows(settings: Settings, feed: str) -> pl.DataFrame:
         data[B.LINE].append(line)
         for c in columns:
             data[c].append(raw.get(c))
-    return pl.DataFrame(
-        data, schema={B.QID: pl.Int64, B.FILE: pl.Int64, B.LINE: pl.Int64, **{c: pl.String for c in columns}}
-    )
+    return pl.DataFrame(data, schema=_waiting_schema(feed))
 
 
 @keqing_task(**IO_RETRIES)
@@ -250,7 +248,7 @@ def read_feed(settings: Settings, feed: str, files: list[InboxFile], retry_waiti
             raw.rows.with_columns(pl.lit(f.id, dtype=pl.Int64).alias(B.FILE), pl.lit(None, dtype=pl.Int64).alias(B.QID))
         )
         problems.append(_problem_frame(f.id, raw.problems))
-    waiting = _waiting_rows(settings, feed) if retry_waiting else _waiting_rows_schema(feed)
+    waiting = _waiting_rows(settings, feed) if retry_waiting else pl.DataFrame(schema=_waiting_schema(feed))
     columns = [B.FILE, B.LINE, B.QID, *FEEDS[feed].column_names]
     rows = pl.concat([waiting.select(columns), *(f.select(columns) for f in frames)], how="vertical")
     rows = rows.with_row_index(ROW)
