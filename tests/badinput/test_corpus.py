@@ -23,7 +23,7 @@ from tests.badinput.corpus import PAYLOADS, RUN_DATE, Case, corpus
 from tests.helpers import quarantine, run_nightly, table, write
 
 # Slow (about 30-60 s a database, most of it the fixed cost of a first nightly run in a process).
-pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 DATE_COLUMNS = {"purchase_date", "visit_at", "month", "order_date"}
 # The loaded rx_monthly rows of the corpus are told apart by month (all are doctor D001, product PR01).

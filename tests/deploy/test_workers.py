@@ -29,7 +29,7 @@ from tests.conftest import POSTGRES_URL
 # four CPU-minutes (measured), so at least two minutes on two cores; 7 minutes measured on two
 # cores shared with other work (load average 7-8).
 # Against PostgreSQL only: fan-out is for several machines sharing one database.
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("prefect-workers")]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.xdist_group("prefect-workers")]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tests.faults.snapshot import differences
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "backend",

@@ -10,7 +10,7 @@ from tests.faults.conftest import RUN_DATE
 from tests.faults.process import KILLED
 from tests.faults.snapshot import differences
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 STAFF_EMAILS = 16  # tiny on 2026-11-02: 9 reps, 3 callback nurses, 4 managers (no home visit falls that day)
 FILES = 146  # tiny's inbox files (146 written by the generator, besides manifest.json)

@@ -20,7 +20,7 @@ from keqing.deliver.local_smtp import LocalSmtpServer
 from tests.faults.process import KILLED
 from tests.faults.snapshot import differences, expected_outbox, message_digest, received
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 STAFF_EMAILS = 16
 EMAILS = STAFF_EMAILS + 1  # and the ops email

@@ -28,7 +28,7 @@ from keqing.db import get_engine
 from keqing.generate import generate
 from tests.helpers import table
 
-pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 START = dt.date(2026, 10, 1)
 DAYS = 6
