@@ -119,6 +119,33 @@ def fresh_database(db: str, name: str, work: Path) -> str:
     return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _pg_admin(name: str, *statements: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(os.environ.get("KEQING_BENCH_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement.format(name=name))
+    admin.dispose()
+
+
+def save_history(name: str, work: Path, history_run: dict) -> None:
+    """Keep the loaded history as a PostgreSQL template database, for ``--reuse-history``."""
+    _pg_admin(name, 'DROP DATABASE IF EXISTS "{name}_history"', 'CREATE DATABASE "{name}_history" TEMPLATE "{name}"')
+    (work.parent / f"{work.name}.history.json").write_text(json.dumps(history_run))
+
+
+def restore_history(name: str, work: Path) -> dict | None:
+    """The saved history's load figures after restoring its database; None when there is none."""
+    saved = work.parent / f"{work.name}.history.json"
+    if not saved.exists():
+        return None
+    _pg_admin(
+        name, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}" TEMPLATE "{name}_history"'
+    )
+    return json.loads(saved.read_text())
+
+
 def probe(env: dict[str, str], run_date: dt.date, *, send: bool, label: str) -> dict:
     """Run bench/nightly_probe.py in a fresh process under /usr/bin/time -v; its JSON plus peak RSS."""
     cmd = [sys.executable, str(ROOT / "bench" / "nightly_probe.py"), "--date", run_date.isoformat()]
@@ -206,7 +233,14 @@ def run_case(args: argparse.Namespace, db: str, history: int, days: list[Path]) 
         env.pop(var, None)
     link_inbox(work / "inbox", before, fact_days)
     last_day = dt.date.fromisoformat(last.name)
-    history_run = probe(env, last_day, send=False, label=f"{label} history ({fact_count} days of facts)")
+    name = f"keqing_bench_{args.scale}_x{history}"
+    history_run = restore_history(name, work) if args.reuse_history and db == "postgres" else None
+    if history_run is None:
+        history_run = probe(env, last_day, send=False, label=f"{label} history ({fact_count} days of facts)")
+        if db == "postgres":
+            save_history(name, work, history_run)
+    else:
+        log(f"{label}: history restored from the template database {name}_history")
     link_inbox(work / "inbox", [last], {last.name})
     night = probe(env, last_day + dt.timedelta(days=1), send=True, label=f"{label} night")
     result = {
@@ -304,6 +338,11 @@ def main() -> None:
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument("--peer-patients", type=int, help="run the peer on the first N patients only")
     parser.add_argument("--keep", action="store_true", help="keep the outbox of each case")
+    parser.add_argument(
+        "--reuse-history",
+        action="store_true",
+        help="PostgreSQL: restore the history loaded by an earlier run (kept as <database>_history) and time the night",
+    )
     parser.add_argument("--name", help="results file name in bench/results (default: the scale)")
     args = parser.parse_args()
     args.db = args.db or ["sqlite", "postgres"]
