@@ -129,20 +129,27 @@ def _pg_admin(name: str, *statements: str) -> None:
     admin.dispose()
 
 
-def save_history(name: str, work: Path, history_run: dict) -> None:
-    """Keep the loaded history as a PostgreSQL template database, for ``--reuse-history``."""
-    _pg_admin(name, 'DROP DATABASE IF EXISTS "{name}_history"', 'CREATE DATABASE "{name}_history" TEMPLATE "{name}"')
+def save_history(db: str, name: str, work: Path, history_run: dict) -> None:
+    """Keep the loaded history for ``--reuse-history``: a PostgreSQL template database, or a SQLite copy."""
+    if db == "postgres":
+        copy = 'CREATE DATABASE "{name}_history" TEMPLATE "{name}"'
+        _pg_admin(name, 'DROP DATABASE IF EXISTS "{name}_history"', copy)
+    else:
+        shutil.copyfile(work / "keqing.db", work.parent / f"{work.name}.history.db")
     (work.parent / f"{work.name}.history.json").write_text(json.dumps(history_run))
 
 
-def restore_history(name: str, work: Path) -> dict | None:
+def restore_history(db: str, name: str, work: Path) -> dict | None:
     """The saved history's load figures after restoring its database; None when there is none."""
     saved = work.parent / f"{work.name}.history.json"
     if not saved.exists():
         return None
-    _pg_admin(
-        name, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}" TEMPLATE "{name}_history"'
-    )
+    if db == "postgres":
+        _pg_admin(
+            name, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}" TEMPLATE "{name}_history"'
+        )
+    else:
+        shutil.copyfile(work.parent / f"{work.name}.history.db", work / "keqing.db")
     return json.loads(saved.read_text())
 
 
@@ -234,13 +241,12 @@ def run_case(args: argparse.Namespace, db: str, history: int, days: list[Path]) 
     link_inbox(work / "inbox", before, fact_days)
     last_day = dt.date.fromisoformat(last.name)
     name = f"keqing_bench_{args.scale}_x{history}"
-    history_run = restore_history(name, work) if args.reuse_history and db == "postgres" else None
+    history_run = restore_history(db, name, work) if args.reuse_history else None
     if history_run is None:
         history_run = probe(env, last_day, send=False, label=f"{label} history ({fact_count} days of facts)")
-        if db == "postgres":
-            save_history(name, work, history_run)
+        save_history(db, name, work, history_run)
     else:
-        log(f"{label}: history restored from the template database {name}_history")
+        log(f"{label}: history restored from the copy saved after its load")
     link_inbox(work / "inbox", [last], {last.name})
     night = probe(env, last_day + dt.timedelta(days=1), send=True, label=f"{label} night")
     result = {
@@ -341,7 +347,7 @@ def main() -> None:
     parser.add_argument(
         "--reuse-history",
         action="store_true",
-        help="PostgreSQL: restore the history loaded by an earlier run (kept as <database>_history) and time the night",
+        help="restore the history saved by an earlier run (<database>_history, or a SQLite copy) and time the night",
     )
     parser.add_argument("--name", help="results file name in bench/results (default: the scale)")
     args = parser.parse_args()
