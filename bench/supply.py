@@ -51,9 +51,17 @@ def where(mask: np.ndarray, values: pl.Series) -> pl.Series:
 
 
 def synthetic(patients: int, purchases: int, run_date: dt.date, seed: int = 7) -> pipeline.SupplyInputs:
-    """Realistic shapes: ~4,000 patients an office, 8 callback and 2 home-visit staff an office,
-    10% of patients without a callback nurse, refills every one to three months over two years,
-    5% of purchases at free clinics of rural offices."""
+    """The inputs of ``synthetic_with_visits``."""
+    return synthetic_with_visits(patients, purchases, run_date, seed)[0]
+
+
+def synthetic_with_visits(
+    patients: int, purchases: int, run_date: dt.date, seed: int = 7
+) -> tuple[pipeline.SupplyInputs, pl.DataFrame]:
+    """Supply inputs and the call records their contacts come from. Realistic shapes: ~4,000
+    patients an office, 8 callback and 2 home-visit staff an office, 10% of patients without a
+    callback nurse, refills every one to three months over two years, 5% of purchases at free
+    clinics of rural offices."""
     rng = np.random.default_rng(seed)
     offices = max(3, patients // 4000)
     office_codes = ids("OF", np.arange(offices), 4)
@@ -127,7 +135,7 @@ def synthetic(patients: int, purchases: int, run_date: dt.date, seed: int = 7) -
     ).with_columns(pl.when(pl.col("event_id") != "-1").then(pl.format("EV{}", pl.col("event_id"))).alias("event_id"))
     event_purchases = purchases_df.filter(pl.col("event_id").is_not_null())
 
-    # Calls: the latest call per patient, channel and outcome (what the task reads from the database).
+    # Calls: one per patient, reduced by contact_history as the task's query reduces them.
     called = rng.random(patients) < 0.8
     who = np.flatnonzero(called)
     visits = pl.DataFrame(
@@ -154,15 +162,16 @@ def synthetic(patients: int, purchases: int, run_date: dt.date, seed: int = 7) -
             "staff_id": pl.Series([None] * consult_n, dtype=pl.String),
         }
     )
-    return pipeline.SupplyInputs(
+    supply_inputs = pipeline.SupplyInputs(
         purchases=purchases_df.drop("event_id"),
         event_purchases=event_purchases,
         products=products,
         patients=patients_df,
         staff=staff,
-        visits=visits,
+        contacts=contact_history(visits, cutoff_for(run_date)),
         consults=consults,
     )
+    return supply_inputs, visits
 
 
 @contextmanager
@@ -197,8 +206,7 @@ def main() -> None:
         state = supply_state(cov, run_date, rules)
     with timed("adherence (PDC)"):
         state = state.join(adherence(cov, cutoff, rules), on="gid")
-    with timed("contact_history"):
-        contacts = contact_history(inputs.visits, cutoff)
+    contacts = inputs.contacts  # reduced in the database by the task's query
     with timed("consult_calls"):
         consults = consult_calls(inputs.consults, run_date, rules)
     with timed("patient key + assignments"):

@@ -41,12 +41,12 @@ def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
     # while no pysqlite connection of this process is open, see _adbc_safe).
     inputs = _read_inputs(get_engine(settings.database_url), run_date)
     run_logger().info(
-        "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d call records, %d consults",
+        "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d patients called, %d consults",
         inputs.purchases.height,
         inputs.event_purchases.height,
         inputs.patients.height,
         inputs.products.height,
-        inputs.visits.height,
+        inputs.contacts.height,
         inputs.consults.height,
     )
     return inputs
@@ -57,13 +57,19 @@ def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
     day_start = dt.datetime.combine(run_date, dt.time())  # datetimes before this are dated <= cutoff
     p, pr, pt, s, v, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Visit, Consult))
     bought = [p.c.patient_id, p.c.product_code, p.c.boxes, p.c.purchase_date]
-    # The latest call per patient, channel and outcome is all the callback rules need.
-    latest_calls = (
-        sa.select(v.c.target_type, v.c.target_id, v.c.channel, v.c.outcome, sa.func.max(v.c.visit_at).label("visit_at"))
+    # contact_history in one aggregate: grouped by patient alone, which PostgreSQL runs in parallel
+    # (8.5 s for grouping by patient, channel and outcome at `large`, 4.6 s this way).
+    completed = v.c.outcome == "completed"  # not null in the table (the feed's default)
+    contacts = (
+        sa.select(
+            v.c.target_id.label("patient_id"),
+            sa.func.max(v.c.visit_at).filter(completed).label("last_completed"),
+            sa.func.max(v.c.visit_at).label("last_attempt"),
+        )
         .where(v.c.target_type == "patient", v.c.channel.in_(CALL_CHANNELS), v.c.visit_at < day_start)
-        .group_by(v.c.target_type, v.c.target_id, v.c.channel, v.c.outcome)
+        .group_by(v.c.target_id)
     )
-    visit_schema = frame_schema(v, ["target_type", "target_id", "channel", "outcome", "visit_at"])
+    contact_times = {"patient_id": pl.String, "last_completed": pl.Datetime("us"), "last_attempt": pl.Datetime("us")}
     return SupplyInputs(
         purchases=_read(bind, sa.select(*bought).where(p.c.purchase_date <= cutoff)),
         event_purchases=_read(
@@ -84,7 +90,9 @@ def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
             ),
         ),
         staff=_read(bind, sa.select(s.c.staff_id, s.c.role, s.c.office_code, s.c.active)),
-        visits=read_frame(bind, latest_calls, visit_schema),
+        contacts=read_frame(bind, contacts, contact_times).with_columns(
+            pl.col("last_completed", "last_attempt").dt.date()
+        ),
         consults=_read(
             bind,
             sa.select(c.c.consult_id, c.c.received_at, c.c.came_in, c.c.purchased, c.c.office_code, c.c.staff_id).where(

@@ -45,6 +45,8 @@ VISITS_SCHEMA = {
     "outcome": pl.String,
     "visit_at": pl.Datetime("us"),
 }
+# Per patient: the date of the last completed phone or home visit and of the last call attempt.
+CONTACTS_SCHEMA = {"patient_id": pl.String, "last_completed": pl.Date, "last_attempt": pl.Date}
 CONSULTS_SCHEMA = {
     "consult_id": pl.String,
     "received_at": pl.Datetime("us"),
@@ -95,7 +97,8 @@ LIST_COLUMNS = {
 def contact_history(visits: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
     """Per patient: the date of the last ``completed`` phone or home visit and of the last attempt.
 
-    Works on raw visits and on visits already reduced to the latest per (target, channel, outcome).
+    The definition over visit rows (CONTACTS_SCHEMA). The supply task gets the same frame from one
+    aggregate query (tasks/supply.py), checked equal to this in tests/tasks/test_supply.py.
     """
     calls = visits.filter(
         (pl.col("target_type") == "patient")

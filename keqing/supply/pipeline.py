@@ -11,7 +11,7 @@ import polars as pl
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.supply.adherence import adherence
-from keqing.supply.callbacks import callback_assignments, callback_list, consult_calls, contact_history
+from keqing.supply.callbacks import callback_assignments, callback_list, consult_calls
 from keqing.supply.expiry import expiry_list, expiry_targets
 from keqing.supply.frames import injective_seed
 from keqing.supply.home_visits import home_visit_plan
@@ -27,7 +27,7 @@ class SupplyInputs:
     products: pl.DataFrame  # product_code, units_per_box, daily_units
     patients: pl.DataFrame  # patient_id, office_code, callback/home_visit staff, informed, village, township
     staff: pl.DataFrame  # staff_id, role, office_code, active
-    visits: pl.DataFrame  # target_type, target_id, channel, outcome, visit_at (raw or latest per kind)
+    contacts: pl.DataFrame  # patient_id, last_completed, last_attempt: calls up to the cutoff (contact_history)
     consults: pl.DataFrame  # consult_id, received_at, came_in, purchased, office_code, staff_id
 
 
@@ -75,7 +75,6 @@ def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResult
     cutoff = cutoff_for(run_date)
     cov = coverage(inputs.purchases, inputs.products, cutoff)
     state = supply_state(cov, run_date, rules).join(adherence(cov, cutoff, rules), on="gid", how="left")
-    contacts = contact_history(inputs.visits, cutoff)
     consults = consult_calls(inputs.consults, run_date, rules)
     seed = injective_seed(inputs.patients["patient_id"])  # u64 keys for patient ids, checked collision-free
     by_patient, by_consult = callback_assignments(state, consults, inputs.patients, inputs.staff, rules, seed)
@@ -93,7 +92,7 @@ def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResult
         on="patient_id",
         how="inner",
     )
-    calls = callback_list(state, contacts, consults, (by_patient, by_consult), run_date, rules, seed)
+    calls = callback_list(state, inputs.contacts, consults, (by_patient, by_consult), run_date, rules, seed)
     plans, members = home_visit_plan(
         inputs.event_purchases, inputs.products, inputs.patients, inputs.staff, run_date, rules, seed
     )

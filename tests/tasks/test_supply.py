@@ -7,8 +7,10 @@ import datetime as dt
 import polars as pl
 import sqlalchemy as sa
 
+from keqing.clock import cutoff_for
 from keqing.db import frame_schema, get_engine, read_frame
 from keqing.rules import Rules
+from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
 from models import CallbackEntry, ExpiryEntry, ExpiryTarget, PatientSupply
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
 from tasks.supply import compute_supply, read_supply_inputs, write_supply
@@ -51,6 +53,14 @@ def _seed(settings) -> None:
              "visit_at": dt.datetime(2026, 11, 17, 8), "channel": "phone", "outcome": "completed"},  # too late
             {"visit_id": "V4", "staff_id": "S1", "target_type": "patient", "target_id": "P1",
              "visit_at": dt.datetime(2026, 11, 10, 9), "channel": "wechat", "outcome": "completed"},  # not a call
+            {"visit_id": "V5", "staff_id": "S2", "target_type": "patient", "target_id": "P2",
+             "visit_at": dt.datetime(2026, 11, 16, 23, 59), "channel": "home", "outcome": "refused"},
+            {"visit_id": "V6", "staff_id": "S2", "target_type": "patient", "target_id": "P2",
+             "visit_at": dt.datetime(2026, 11, 17, 0, 0), "channel": "home", "outcome": "completed"},  # too late
+            {"visit_id": "V7", "staff_id": "S2", "target_type": "patient", "target_id": "P3",
+             "visit_at": dt.datetime(2026, 11, 5, 19), "channel": "phone", "outcome": "completed"},
+            {"visit_id": "V8", "staff_id": "S2", "target_type": "customer", "target_id": "P3",
+             "visit_at": dt.datetime(2026, 11, 9, 10), "channel": "phone", "outcome": "completed"},  # not a patient
         ],
         Consult: [
             {"consult_id": "C1", "received_at": dt.datetime(2026, 11, 16, 10), "name": "孙丽", "phone": "13700000000",
@@ -72,13 +82,23 @@ def test_read_keeps_only_records_dated_up_to_the_cutoff(settings):
         dt.date(2026, 11, 16),
         dt.date(2026, 11, 16),
     ]
-    assert inputs.visits.sort("outcome").select("target_id", "channel", "outcome", "visit_at").rows() == [
-        ("P1", "phone", "completed", dt.datetime(2026, 11, 2, 19)),
-        ("P1", "phone", "not_reached", dt.datetime(2026, 11, 16, 20)),
+    # Per patient: the last completed call or home visit and the last attempt, up to the cutoff.
+    assert inputs.contacts.sort("patient_id").rows() == [
+        ("P1", dt.date(2026, 11, 2), dt.date(2026, 11, 16)),
+        ("P2", None, dt.date(2026, 11, 16)),
+        ("P3", dt.date(2026, 11, 5), dt.date(2026, 11, 5)),
     ]
     assert inputs.consults["consult_id"].to_list() == ["C1"]
     assert inputs.event_purchases.height == 0
     assert inputs.patients.sort("patient_id")["informed"].to_list() == [True, False]
+
+
+def test_the_contacts_query_equals_contact_history_over_the_visit_rows(settings):
+    _seed(settings)
+    visits = _table(settings, Visit, ["visit_id"]).select(list(VISITS_SCHEMA))
+    expected = contact_history(visits, cutoff_for(RUN)).sort("patient_id")
+    assert read_supply_inputs.fn(settings, RUN).contacts.sort("patient_id").equals(expected)
+    assert expected.schema == pl.Schema(CONTACTS_SCHEMA)
 
 
 def _table(settings, model, order_by: list[str]) -> pl.DataFrame:

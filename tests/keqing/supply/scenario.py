@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 
 import polars as pl
 
+from keqing.clock import cutoff_for
 from keqing.rules import Rules
-from keqing.supply.callbacks import CONSULTS_SCHEMA, PATIENTS_SCHEMA, VISITS_SCHEMA
+from keqing.supply.callbacks import CONSULTS_SCHEMA, CONTACTS_SCHEMA, PATIENTS_SCHEMA, VISITS_SCHEMA, contact_history
 from keqing.supply.home_visits import EVENT_PURCHASES_SCHEMA
 from keqing.supply.pipeline import SupplyInputs, SupplyResults, build
 from keqing.supply.supply import PURCHASES_SCHEMA
@@ -78,6 +80,17 @@ def consults(*rows: tuple) -> pl.DataFrame:
     return pl.DataFrame(full, schema=CONSULTS_SCHEMA, orient="row")
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """Supply inputs and the call records; ``at(run_date)`` reduces the calls as the task's query does."""
+
+    inputs: SupplyInputs
+    visits: pl.DataFrame
+
+    def at(self, run_date: dt.date) -> SupplyInputs:
+        return replace(self.inputs, contacts=contact_history(self.visits, cutoff_for(run_date)))
+
+
 def inputs(
     purchase_rows: pl.DataFrame,
     patient_rows: pl.DataFrame,
@@ -85,22 +98,23 @@ def inputs(
     consult_rows: pl.DataFrame | None = None,
     events: pl.DataFrame | None = None,
     staff: pl.DataFrame = STAFF,
-) -> SupplyInputs:
-    return SupplyInputs(
+) -> Scenario:
+    supply_inputs = SupplyInputs(
         purchases=purchase_rows,
         event_purchases=events if events is not None else pl.DataFrame(schema=EVENT_PURCHASES_SCHEMA),
         products=PRODUCTS,
         patients=patient_rows,
         staff=staff,
-        visits=visit_rows if visit_rows is not None else pl.DataFrame(schema=VISITS_SCHEMA),
+        contacts=pl.DataFrame(schema=CONTACTS_SCHEMA),
         consults=consult_rows if consult_rows is not None else pl.DataFrame(schema=CONSULTS_SCHEMA),
     )
+    return Scenario(supply_inputs, visit_rows if visit_rows is not None else pl.DataFrame(schema=VISITS_SCHEMA))
 
 
-def run(data: SupplyInputs, run_date: str, rules: Rules | None = None) -> SupplyResults:
-    return build(data, d(run_date), rules or Rules())
+def run(data: Scenario, run_date: str, rules: Rules | None = None) -> SupplyResults:
+    return build(data.at(d(run_date)), d(run_date), rules or Rules())
 
 
-def listed(data: SupplyInputs, run_date: str, rules: Rules | None = None) -> pl.DataFrame:
+def listed(data: Scenario, run_date: str, rules: Rules | None = None) -> pl.DataFrame:
     """The day's callback lists (listed entries only), by staff and position."""
     return run(data, run_date, rules).callbacks.filter("listed").sort("staff_id", "position")
