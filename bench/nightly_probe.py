@@ -58,7 +58,13 @@ async def _stage_times(parent: UUID) -> dict:
             if name in stages:  # the parent's stand-in task run for a subflow, not a task
                 continue
             per_task[name] = per_task.get(name, 0.0) + t.total_run_time.total_seconds()
+    timeline = sorted(
+        (t.start_time.timestamp(), t.end_time.timestamp(), t.name.rsplit("-", 1)[0])
+        for t in tasks
+        if t.start_time and t.end_time and t.name.rsplit("-", 1)[0] not in stages
+    )
     return {
+        "timeline": timeline,  # (start, end, task) in Unix seconds, to line up with memory samples
         "stages": stages,
         "task_runs": sum(1 for t in tasks if t.name.rsplit("-", 1)[0] not in stages),
         "tasks_seconds": sum(per_task.values()),
