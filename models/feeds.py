@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Money
@@ -110,6 +110,10 @@ class Visit(Lineage, Base):
     products: Mapped[str | None] = mapped_column(String(140))
     commitment: Mapped[str | None] = mapped_column(Text)
     next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
+
+    # Grading reads the visits to customers of the last months: on SQLite a full scan of two years of
+    # visits took 18 s at `large`, through this index 3 s (PostgreSQL scans in parallel either way).
+    __table_args__ = (Index("ix_visits_target_type_visit_at", "target_type", "visit_at"),)
 
 
 class Consult(Lineage, Base):
