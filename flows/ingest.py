@@ -6,14 +6,10 @@ import datetime as dt
 from collections import Counter
 
 from prefect import flow
-from prefect.futures import PrefectFuture
-from prefect.utilities.annotations import quote
 
 from keqing.clock import cutoff_for
-from keqing.db import get_engine, is_postgres
-from keqing.feeds import FEEDS, LOAD_ORDER
+from keqing.feeds import LOAD_ORDER
 from keqing.ingest import expectations
-from keqing.ingest.batch import referenced_feeds
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks import run_logger
@@ -36,24 +32,15 @@ CHUNK_BYTES = 128 * 1024 * 1024
 def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     """Load the inbox's new files, master data first, keeping records dated up to run_date - 1.
 
-    On PostgreSQL a chunk's load runs in a thread while the next chunk is read and validated, so the
-    database server and this process work at the same time (two cores, not one after the other). At
-    most one load is in flight, and a feed's references are checked only once the feeds it refers to
-    are in the database. SQLite loads one chunk after the other: one writer, and reading a database
-    that this process is writing would bring a second SQLite library in (see keqing.db).
+    One chunk after the other, in this thread. Loading a chunk in a second thread while the next one
+    was read and validated (PostgreSQL, until 2026-11-22) hung a two-year `large` history for good:
+    Polars 2.1 deadlocks when two Python threads call it at once (one in ``to_pandas`` holding the
+    GIL while waiting for its thread pool, a pool thread waiting for the GIL; see pola-rs/polars
+    #27396 for the same family). Do not call Polars from two threads of one process.
     """
     expectations.warm_up()
     discovery = discover_inbox(settings, run_date)
-    overlap = is_postgres(get_engine(settings.database_url))
     results: list[FeedResult] = []
-    in_flight: tuple[str, PrefectFuture] | None = None
-
-    def finish_load() -> None:
-        nonlocal in_flight
-        if in_flight is not None:
-            results.append(in_flight[1].result())
-            in_flight = None
-
     for feed in LOAD_ORDER:
         chunks = file_chunks(discovery.for_feed(feed), CHUNK_BYTES)
         for number, files in enumerate(chunks, start=1):
@@ -65,15 +52,8 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
             if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
                 continue
             batch = validate_feed(batch, rules, run_date)
-            if in_flight is not None and in_flight[0] in referenced_feeds(FEEDS[feed]):
-                finish_load()
             batch = check_references(settings, batch, cutoff_for(run_date))
-            finish_load()
-            if overlap:
-                in_flight = (feed, load_feed.submit(settings, quote(batch), run_date))
-            else:
-                results.append(load_feed(settings, batch, run_date))
-    finish_load()
+            results.append(load_feed(settings, batch, run_date))
     return ingest_summary(discovery, merge_results(results))
 
 

@@ -245,7 +245,7 @@ def test_an_empty_file_and_values_too_big_for_the_schema_are_quarantined_not_fat
 
 
 def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(settings, monkeypatch):
-    """One file per chunk: on PostgreSQL each load overlaps the reading of the next chunk."""
+    """One file per chunk, each read, validated, checked and loaded in turn."""
     import flows.ingest
 
     monkeypatch.setattr(flows.ingest, "CHUNK_BYTES", 1)
