@@ -41,3 +41,24 @@ def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
     text = artifacts[0].data
     assert "keqing nightly run for 2026-11-05" in text
     assert "| staff | 1 | 3 | 3 | 0 | 0 | 0 | 0 |" in text
+
+
+def test_only_the_nightly_run_sends_heartbeats_not_its_stages(settings, monkeypatch):
+    """Stages run in the nightly run's process: their own heartbeat threads cost time and tell nothing."""
+    import prefect.flow_engine
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    beating: list[str] = []
+    send_heartbeats = prefect.flow_engine._send_heartbeats
+
+    def spy(engine, *args, **kwargs):
+        if engine.heartbeat_seconds is not None:
+            beating.append(engine.flow.name)
+        return send_heartbeats(engine, *args, **kwargs)
+
+    monkeypatch.setattr(prefect.flow_engine, "_send_heartbeats", spy)
+    write_master(settings)
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
+        summary = run_nightly("2026-11-02")
+    assert summary["ingest"]["files_new"] == 3
+    assert beating == ["nightly"]
