@@ -14,7 +14,9 @@ For each database and each history length:
 4. the peer (``bench/peer_callbacks.py``): the due callbacks computed by a per-patient pandas loop
    against keqing's vectorised functions, on the same rows, checked equal.
 
-Results go to ``bench/results/<scale>.md`` (a table and the machine) and ``.json``.
+Results go to ``bench/results/<scale>.md`` (a table and the machine) and ``.json`` (``--name`` to
+choose another name). After each history load the database is saved (a PostgreSQL template
+database, or a copy of the SQLite file); ``--reuse-history`` restores it and times only the night.
 The data is generated once into ``bench/work/data/<scale>`` (``keqing generate``, seed 42).
 """
 
