@@ -52,21 +52,19 @@ async def _stage_times(parent: UUID) -> dict:
         tasks = await client.read_task_runs(
             task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=list(flows)))
         )
-        per_task: dict[str, float] = {}
-        for t in tasks:
-            name = t.name.rsplit("-", 1)[0]
-            if name in stages:  # the parent's stand-in task run for a subflow, not a task
-                continue
-            per_task[name] = per_task.get(name, 0.0) + t.total_run_time.total_seconds()
+    # Task runs by name, without the parent's stand-in task run for each subflow.
+    named = [(t.name.rsplit("-", 1)[0], t) for t in tasks]
+    named = [(name, t) for name, t in named if name not in stages]
+    per_task: dict[str, float] = {}
+    for name, t in named:
+        per_task[name] = per_task.get(name, 0.0) + t.total_run_time.total_seconds()
     timeline = sorted(
-        (t.start_time.timestamp(), t.end_time.timestamp(), t.name.rsplit("-", 1)[0])
-        for t in tasks
-        if t.start_time and t.end_time and t.name.rsplit("-", 1)[0] not in stages
+        (t.start_time.timestamp(), t.end_time.timestamp(), name) for name, t in named if t.start_time and t.end_time
     )
     return {
         "timeline": timeline,  # (start, end, task) in Unix seconds, to line up with memory samples
         "stages": stages,
-        "task_runs": sum(1 for t in tasks if t.name.rsplit("-", 1)[0] not in stages),
+        "task_runs": len(named),
         "tasks_seconds": sum(per_task.values()),
         "tasks": dict(sorted(per_task.items(), key=lambda kv: -kv[1])),
     }

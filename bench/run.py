@@ -103,6 +103,17 @@ def link_inbox(inbox: Path, days: list[Path], fact_days: set[str]) -> int:
     return files
 
 
+def _pg_admin(name: str, *statements: str) -> None:
+    """Run ``statements`` (``{name}`` filled in) on the benchmark's PostgreSQL server, outside a transaction."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(os.environ.get("KEQING_BENCH_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement.format(name=name))
+    admin.dispose()
+
+
 def fresh_database(db: str, name: str, work: Path) -> str:
     """An empty database for one case: a new SQLite file, or a dropped and recreated PostgreSQL database."""
     if db == "sqlite":
@@ -112,23 +123,9 @@ def fresh_database(db: str, name: str, work: Path) -> str:
         return f"sqlite:///{path}"
     import sqlalchemy as sa
 
+    _pg_admin(name, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}"')
     admin_url = os.environ.get("KEQING_BENCH_POSTGRES_URL", DEFAULT_PG)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
     return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _pg_admin(name: str, *statements: str) -> None:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(os.environ.get("KEQING_BENCH_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement.format(name=name))
-    admin.dispose()
 
 
 def save_history(db: str, name: str, work: Path, history_run: dict) -> None:

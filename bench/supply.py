@@ -206,7 +206,6 @@ def main() -> None:
         state = supply_state(cov, run_date, rules)
     with timed("adherence (PDC)"):
         state = state.join(adherence(cov, cutoff, rules), on="gid")
-    contacts = inputs.contacts  # reduced in the database by the task's query
     with timed("consult_calls"):
         consults = consult_calls(inputs.consults, run_date, rules)
     with timed("patient key + assignments"):
@@ -220,10 +219,10 @@ def main() -> None:
     with timed("expiry_targets"):
         expiry_targets(entries, rules)
     with timed("callback_list"):
-        callback_list(state, contacts, consults, assignments, run_date, rules, seed)
+        callback_list(state, inputs.contacts, consults, assignments, run_date, rules, seed)
     with timed("home_visit_plan"):
         home_visit_plan(inputs.event_purchases, inputs.products, inputs.patients, inputs.staff, run_date, rules, seed)
-    del cov, state, contacts, consults, assignments, entries
+    del cov, state, consults, assignments, entries
 
     for i in range(args.repeat):
         t0, c0 = time.perf_counter(), time.process_time()
