@@ -12,7 +12,7 @@ from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.supply.adherence import adherence
 from keqing.supply.callbacks import callback_assignments, callback_list, consult_calls
-from keqing.supply.expiry import expiry_list, expiry_targets
+from keqing.supply.expiry import expiry_list, expiry_targets, month_start
 from keqing.supply.frames import injective_seed
 from keqing.supply.home_visits import home_visit_plan
 from keqing.supply.supply import coverage, supply_state
@@ -73,7 +73,9 @@ class SupplyResults:
 def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResults:
     """Everything the stage produces for ``run_date`` from records dated up to the day before."""
     cutoff = cutoff_for(run_date)
-    cov = coverage(inputs.purchases, inputs.products, cutoff)
+    # Only rows covering a day of the adherence window or of the expiry lists' months matter here.
+    window_start = cutoff - dt.timedelta(days=rules.adherence.window_days - 1)
+    cov = coverage(inputs.purchases, inputs.products, cutoff, keep_since=min(window_start, month_start(run_date)))
     state = supply_state(cov, run_date, rules).join(adherence(cov, cutoff, rules), on="gid", how="left")
     consults = consult_calls(inputs.consults, run_date, rules)
     seed = injective_seed(inputs.patients["patient_id"])  # u64 keys for patient ids, checked collision-free

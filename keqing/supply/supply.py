@@ -29,6 +29,9 @@ PURCHASES_SCHEMA = {
     "boxes": pl.Int64,
     "purchase_date": pl.Date,
 }
+# Purchases per part of the coverage computation (about 0.2 GB at the peak of a part).
+PART_ROWS = 2_000_000
+_PART_SEED = 5
 _DAY_BITS = 16  # the day inside the hashed sort key: 65,536 days (179 years) of history
 # Rounding guard for floor(): 0.7 / 0.1 is 6.999999999999999 in binary floating point.
 _EPS = 1e-9
@@ -110,9 +113,41 @@ def _group_order(df: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     return order, new.fill_null(True).alias("new")
 
 
-def coverage(purchases: pl.DataFrame, products: pl.DataFrame, cutoff: dt.date) -> Coverage:
-    """Consecutive coverage of every purchase dated up to ``cutoff`` (see the module docstring)."""
-    recent = days_of_supply(purchases.filter(pl.col("purchase_date") <= cutoff), products)
+def coverage(
+    purchases: pl.DataFrame,
+    products: pl.DataFrame,
+    cutoff: dt.date,
+    keep_since: dt.date | None = None,
+    part_rows: int = PART_ROWS,
+) -> Coverage:
+    """Consecutive coverage of every purchase dated up to ``cutoff`` (see the module docstring).
+
+    The work is done in parts of about ``part_rows`` purchases, split by patient (a patient-product
+    never spans two parts), so that memory follows the part and not the length of the history.
+    With ``keep_since`` each part keeps only the rows still covering a day from ``keep_since`` on,
+    plus every group's last row: all that the supply state, adherence over a window starting on or
+    after ``keep_since`` and the expiry lists from that month on read. A row dropped that way
+    covers nothing from ``keep_since`` on, so sums of covered days from then on are unchanged.
+    """
+    parts = max(1, -(-purchases.height // part_rows))
+    part = purchases["patient_id"].hash(_PART_SEED) % parts
+    rows, groups = [], []
+    for i in range(parts):  # one part at a time: each is filtered, computed and trimmed before the next
+        piece = purchases.filter((pl.col("purchase_date") <= cutoff) & pl.lit(part == i))
+        cov = _coverage_of(days_of_supply(piece, products))
+        kept = (
+            cov.rows
+            if keep_since is None
+            else cov.rows.filter((pl.col("expiry_date") >= keep_since) | pl.col("is_last"))
+        )
+        offset = sum(g.height for g in groups)
+        rows.append(kept.with_columns(pl.col("gid") + offset))
+        groups.append(cov.groups.with_columns(pl.col("gid") + offset))
+    return Coverage(pl.concat(rows), pl.concat(groups))
+
+
+def _coverage_of(recent: pl.DataFrame) -> Coverage:
+    """Coverage of purchases that already have their ``days`` (one part, see ``coverage``)."""
     order, new = _group_order(recent)
     df = recent.select("purchase_date", "boxes", "days")[order].with_columns(order.alias("_row"), new.alias("_new"))
     day = day_number(pl.col("purchase_date"))

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from keqing.rules import Rules
 from keqing.supply import supply as S
+from keqing.supply.adherence import adherence
+from keqing.supply.expiry import expiry_list, month_start
 from keqing.supply.supply import coverage, days_of_supply, supply_state
 from tests.keqing.supply.scenario import PRODUCTS, d, purchases
 
@@ -139,3 +141,59 @@ def test_the_exact_sort_gives_the_same_coverage_as_the_hashed_one(monkeypatch):
         ("P2", d("2026-10-14")),
         ("P2", d("2026-10-24")),
     ]
+
+
+many_patients = st.lists(
+    st.tuples(
+        st.sampled_from([f"P{i}" for i in range(8)]),
+        st.sampled_from(["PR07", "PR10", "PR28", "PR30"]),
+        st.integers(1, 6),
+        st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(many_patients, st.integers(1, 12))
+def test_coverage_in_parts_equals_coverage_in_one(rows, part_rows):
+    frame = purchases(*[(p, c, b, day.isoformat()) for p, c, b, day in rows])
+    parts = coverage(frame, PRODUCTS, d("2027-12-31"), part_rows=part_rows)
+    assert parts.groups["gid"].to_list() == list(range(parts.groups.height))  # gid is the row of its group
+    assert parts.frame().sort("patient_id", "product_code", "purchase_date").equals(_cov(frame))
+
+
+def test_keep_since_drops_the_rows_that_ran_out_before_it_but_never_a_last_row():
+    rows = purchases(
+        ("P1", "PR30", 1, "2026-01-01"),  # 01-01 .. 01-30: ran out before 03-15, dropped
+        ("P1", "PR30", 1, "2026-03-01"),  # 03-01 .. 03-30: still covers 03-15, kept
+        ("P1", "PR30", 1, "2026-06-01"),  # 06-01 .. 06-30, kept
+        ("P2", "PR10", 1, "2026-02-01"),  # 02-01 .. 02-10: ran out, but the group's last row, kept
+    )
+    trimmed = coverage(rows, PRODUCTS, d("2026-11-30"), keep_since=d("2026-03-15"), part_rows=2).frame()
+    assert trimmed.sort("patient_id", "purchase_date").select(
+        "patient_id", "purchase_date", "expiry_date", "next_purchase_date", "first_purchase_date", "is_last"
+    ).rows() == [
+        ("P1", d("2026-03-01"), d("2026-03-30"), d("2026-06-01"), d("2026-01-01"), False),
+        ("P1", d("2026-06-01"), d("2026-06-30"), None, d("2026-01-01"), True),
+        ("P2", d("2026-02-01"), d("2026-02-10"), None, d("2026-02-01"), True),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(many_patients, st.dates(dt.date(2026, 2, 1), dt.date(2027, 3, 31)))
+def test_the_pipeline_trims_only_rows_that_change_nothing(rows, run_date):
+    """State, adherence and the expiry lists from the trimmed coverage equal those of the full one."""
+    frame = purchases(*[(p, c, b, day.isoformat()) for p, c, b, day in rows])
+    rules, cutoff = Rules(), run_date - dt.timedelta(days=1)
+    since = min(cutoff - dt.timedelta(days=rules.adherence.window_days - 1), month_start(run_date))
+    full = coverage(frame, PRODUCTS, cutoff)
+    trimmed = coverage(frame, PRODUCTS, cutoff, keep_since=since, part_rows=3)
+
+    def per_group(cov: S.Coverage) -> pl.DataFrame:
+        state = supply_state(cov, run_date, rules).join(adherence(cov, cutoff, rules), on="gid")
+        return state.drop("gid").sort("patient_id", "product_code")
+
+    assert per_group(trimmed).equals(per_group(full))
+    assert expiry_list(trimmed, run_date).equals(expiry_list(full, run_date))
