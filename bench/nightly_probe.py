@@ -6,7 +6,9 @@ The settings come from the environment (``KEQING_*``), as for ``keqing run``. Pr
 server is started before the clock starts (it costs 10 to 20 s once per process, not per run). The
 stages' times are those Prefect recorded for the subflow runs; ``tasks_seconds`` adds up the time
 spent inside task functions, so ``flow_seconds - tasks_seconds`` bounds Prefect's own overhead
-(it also holds the few lines of flow code between tasks).
+(it also holds the few lines of flow code between tasks). ``task_peak_rss_gb`` is the highest
+resident memory of this process sampled every 0.2 s during each task (render's worker processes
+are not in it; ``/usr/bin/time`` in ``bench/run.py`` counts them).
 """
 
 from __future__ import annotations
@@ -17,8 +19,44 @@ import datetime as dt
 import json
 import os
 import resource
+import threading
 import time
 from uuid import UUID
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class MemorySampler:
+    """This process's resident memory every ``every`` seconds, in a daemon thread: (unix time, bytes)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.samples = every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with open("/proc/self/statm") as statm:
+            while not self._stop.is_set():
+                statm.seek(0)
+                self.samples.append((time.time(), int(statm.read().split()[1]) * _PAGE))
+                self._stop.wait(self.every)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_per_task(self, timeline: list[tuple[float, float, str]]) -> dict[str, float]:
+        """The highest sample inside each task's runs, in GB, highest first."""
+        peaks: dict[str, float] = {}
+        for start, end, name in timeline:
+            inside = [rss for t, rss in self.samples if start <= t <= end]
+            if inside:
+                peaks[name] = max(peaks.get(name, 0.0), max(inside) / 1024**3)
+        return {name: round(gb, 3) for name, gb in sorted(peaks.items(), key=lambda kv: -kv[1])}
 
 
 def _start_prefect() -> float:
@@ -84,7 +122,8 @@ def main() -> None:
     from flows.nightly import nightly
 
     t0 = time.perf_counter()
-    state = nightly(run_date=args.date, send=not args.no_send, return_state=True)
+    with MemorySampler() as memory:
+        state = nightly(run_date=args.date, send=not args.no_send, return_state=True)
     flow_seconds = time.perf_counter() - t0
     summary = state.result()
     times = asyncio.run(_stage_times(state.state_details.flow_run_id))
@@ -101,6 +140,7 @@ def main() -> None:
                 "files_new": ingest.get("files_new", 0),
                 "emails": summary.get("render", {}).get("emails", 0),
                 **times,
+                "task_peak_rss_gb": memory.peak_per_task(times["timeline"]),
             }
         )
     )

@@ -319,6 +319,10 @@ def write_results(scale: str, results: list[dict], generated: float | None, name
             f"{f['read_input_seconds']:.2f} s (ingest took {r['night']['stages'].get('ingest', 0):.1f} s); "
             f"{f['history_rows']:,} history rows scanned once in {f['scan_history_seconds']:.1f} s."
         )
+        peaks = r["night"].get("task_peak_rss_gb", {})
+        if peaks:
+            top = ", ".join(f"{task} {gb:.2f}" for task, gb in list(peaks.items())[:4])
+            doc.append(f"- {r['db']} ×{r['history']}: peak RSS of the night's process by task (GB): {top}.")
         if "peer" in r:
             p = r["peer"]
             doc.append(
