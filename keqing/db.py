@@ -114,18 +114,23 @@ def _sqlite_values(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(exprs)
 
 
+COPY_SLICE_ROWS = 100_000
+
+
 def _bulk_insert(conn: Connection, target: str, df: pl.DataFrame) -> None:
     """Append ``df`` to the table named ``target`` in one bulk operation (COPY, or one executemany)."""
     if df.height == 0:
         return
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in df.columns)
     if is_postgres(conn):
-        buf = io.BytesIO()
-        # Nulls are unquoted empty fields; empty strings were turned into nulls by the normaliser.
-        df.write_csv(buf, include_header=False, null_value="", datetime_format="%Y-%m-%d %H:%M:%S%.f")
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {target} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buf.getvalue())
+            # In slices, so that a million rows never sit in memory twice more as CSV text.
+            for part in df.iter_slices(COPY_SLICE_ROWS):
+                buf = io.BytesIO()
+                # Nulls are unquoted empty fields; empty strings were turned into nulls by the normaliser.
+                part.write_csv(buf, include_header=False, null_value="", datetime_format="%Y-%m-%d %H:%M:%S%.f")
+                copy.write(buf.getbuffer())
     else:
         marks = ", ".join("?" for _ in df.columns)
         cur = conn.connection.driver_connection.cursor()
