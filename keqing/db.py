@@ -249,6 +249,8 @@ def _cast_to(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         current = df.schema[name]
         if current == dtype:
             exprs.append(col)
+        elif dtype == pl.Date and current.is_integer():  # days since 1970-01-01
+            exprs.append(col.cast(pl.Int32).cast(pl.Date))
         elif dtype == pl.Date and current == pl.String:
             exprs.append(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
         elif isinstance(dtype, pl.Datetime) and current == pl.String:
@@ -314,14 +316,61 @@ def _read_adbc(engine: Engine, sql: str) -> pl.DataFrame | None:
     """
     try:
         with _adbc_connect(engine) as adbc, adbc.cursor() as cur:
+            if engine.url.get_backend_name() == "sqlite":  # the driver's default is 1,024 rows a batch
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cur.execute(sql)
-            frame = pl.from_arrow(_plain_arrow(cur.fetch_arrow_table()))
+            return _collect_batches(cur.fetch_record_batch())
     except OSError as exc:
         if engine.url.get_backend_name() == "sqlite" and "Type mismatch" in str(exc):
             return None
         raise
+
+
+# Rows per chunk of a frame read through ADBC.
+READ_CHUNK_ROWS = 1_000_000
+
+
+def _collect_batches(reader: Any) -> pl.DataFrame:
+    """The driver's record batches as one frame made of contiguous chunks of about READ_CHUNK_ROWS rows.
+
+    Each chunk is copied out of the driver's batches as soon as it is full, so their memory goes back
+    while reading. A frame made straight from the batches keeps every batch alive (Polars shares
+    their numbers rather than copying them): 1.3 GB instead of 0.5 GB for eleven million purchases.
+    """
+    import pyarrow as pa
+
+    chunks: list[pl.DataFrame] = []
+    pending: list[pl.DataFrame] = []
+    for batch in reader:
+        pending.append(pl.from_arrow(_plain_arrow(pa.Table.from_batches([batch]))))
+        if sum(part.height for part in pending) >= READ_CHUNK_ROWS:
+            chunks.append(pl.concat(pending, rechunk=True))
+            pending = []
+    if pending or not chunks:
+        chunks.append(pl.concat(pending, rechunk=True) if pending else pl.from_arrow(reader.schema.empty_table()))
+    frame = pl.concat(chunks, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+
+def _sqlite_dates_as_day_numbers(query: sa.Select, schema: dict[str, pl.DataType]) -> sa.Select:
+    """``query`` with the columns wanted as dates selected as days since 1970-01-01.
+
+    SQLite keeps dates as ISO text: reading eleven million of them as strings and parsing them in
+    Polars took more memory than the rest of the purchases read together (2.4 GB at the peak).
+    """
+    dates = {c.name for c in query.selected_columns if schema.get(c.name) == pl.Date}
+    if not dates or len(query.column_descriptions) != len(query.selected_columns):
+        return query  # nothing to do, or text such as sa.text("a, b") among the columns, which cannot be listed
+    return query.with_only_columns(
+        *(
+            sa.cast(sa.func.julianday(c) - _UNIX_EPOCH_JULIAN_DAY, sa.Integer).label(c.name) if c.name in dates else c
+            for c in query.selected_columns
+        )
+    )
 
 
 def read_frame(
@@ -333,6 +382,8 @@ def read_frame(
     fast for millions of rows). With a connection, it runs inside that connection's transaction.
     """
     if isinstance(query, sa.Select):
+        if schema is not None and bind.dialect.name == "sqlite":
+            query = _sqlite_dates_as_day_numbers(query, schema)
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     else:
         sql = query
