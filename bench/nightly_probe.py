@@ -50,7 +50,7 @@ class MemorySampler:
         self._thread.join()
 
     def peak_per_task(self, timeline: list[tuple[float, float, str]]) -> dict[str, float]:
-        """The highest sample inside each task's runs, in GB, highest first."""
+        """The highest sample inside each task's runs, in GiB (2^30 bytes), highest first."""
         peaks: dict[str, float] = {}
         for start, end, name in timeline:
             inside = [rss for t, rss in self.samples if start <= t <= end]

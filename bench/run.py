@@ -168,7 +168,7 @@ def probe(env: dict[str, str], run_date: dt.date, *, send: bool, label: str) -> 
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     result["process_seconds"] = round(wall, 2)
     result["peak_rss_gb"] = round(peak_kb / 1024**2, 3)
-    log(f"{label}: {result['flow_seconds']:.1f} s in the flow, peak RSS {result['peak_rss_gb']:.2f} GB")
+    log(f"{label}: {result['flow_seconds']:.1f} s in the flow, peak RSS {result['peak_rss_gb']:.2f} GiB")
     return result
 
 
@@ -270,7 +270,7 @@ COMPUTE = ("grading", "supply", "loyalty")
 def table(results: list[dict]) -> str:
     lines = [
         "| db | history | history rows | history load s | rows/s | night s | ingest | grading | supply | loyalty | "
-        "render | deliver | Prefect overhead | peak RSS GB | compute / floor |",
+        "render | deliver | Prefect overhead | peak RSS GiB | compute / floor |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -322,7 +322,7 @@ def write_results(scale: str, results: list[dict], generated: float | None, name
         peaks = r["night"].get("task_peak_rss_gb", {})
         if peaks:
             top = ", ".join(f"{task} {gb:.2f}" for task, gb in list(peaks.items())[:4])
-            doc.append(f"- {r['db']} ×{r['history']}: peak RSS of the night's process by task (GB): {top}.")
+            doc.append(f"- {r['db']} ×{r['history']}: peak RSS of the night's process by task (GiB): {top}.")
         if "peer" in r:
             p = r["peer"]
             doc.append(
