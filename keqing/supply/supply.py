@@ -60,7 +60,8 @@ class Coverage:
     ``expiry_date`` (first and last day this purchase covers), ``next_purchase_date`` (null on the
     group's last row), ``first_purchase_date`` of the group, ``is_last``.
     ``groups``: gid (= row number), patient_id, product_code. The ids stay out of ``rows`` so ten
-    million rows are never shuffled with their strings.
+    million rows are never shuffled with their strings. With ``coverage(keep_since=...)`` ``rows``
+    holds only the rows still covering a day from then on, and every group's last row.
     """
 
     rows: pl.DataFrame
