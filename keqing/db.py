@@ -335,7 +335,8 @@ def _collect_batches(reader: Any) -> pl.DataFrame:
 
     Each chunk is copied out of the driver's batches as soon as it is full, so their memory goes back
     while reading. A frame made straight from the batches keeps every batch alive (Polars shares
-    their numbers rather than copying them): 1.3 GB instead of 0.5 GB for eleven million purchases.
+    their numbers rather than copying them). Reading the 11.8 M purchases of `large` from PostgreSQL
+    in a fresh process: 1.28 GB of RSS at the peak before, 0.89 GB this way.
     """
     import pyarrow as pa
 
@@ -359,8 +360,9 @@ _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 def _sqlite_dates_as_day_numbers(query: sa.Select, schema: dict[str, pl.DataType]) -> sa.Select:
     """``query`` with the columns wanted as dates selected as days since 1970-01-01.
 
-    SQLite keeps dates as ISO text: reading eleven million of them as strings and parsing them in
-    Polars took more memory than the rest of the purchases read together (2.4 GB at the peak).
+    SQLite keeps dates as ISO text: reading them as strings and parsing them in Polars cost a third
+    of the memory of reading the 11.8 M purchases of `large` (RSS peak 2.57 GB before, 1.97 GB this
+    way, 0.88 GB with ``_collect_batches`` too).
     """
     dates = {c.name for c in query.selected_columns if schema.get(c.name) == pl.Date}
     if not dates or len(query.column_descriptions) != len(query.selected_columns):
