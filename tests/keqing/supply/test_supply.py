@@ -100,16 +100,21 @@ def _reference(rows: list[tuple[str, str, int, dt.date]]) -> dict[tuple[str, str
     return out
 
 
-histories = st.lists(
-    st.tuples(
-        st.sampled_from(["P1", "P2", "00P3"]),
-        st.sampled_from(["PR07", "PR10", "PR28", "PR30"]),
-        st.integers(1, 6),
-        st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
-    ),
-    min_size=1,
-    max_size=25,
-)
+def random_histories(patients: list[str], max_size: int) -> st.SearchStrategy:
+    """Purchases (patient, product, boxes, date) of 2026 by the given patients."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(patients),
+            st.sampled_from(["PR07", "PR10", "PR28", "PR30"]),
+            st.integers(1, 6),
+            st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+        ),
+        min_size=1,
+        max_size=max_size,
+    )
+
+
+histories = random_histories(["P1", "P2", "00P3"], 25)
 
 
 @settings(max_examples=60, deadline=None)
@@ -143,16 +148,7 @@ def test_the_exact_sort_gives_the_same_coverage_as_the_hashed_one(monkeypatch):
     ]
 
 
-many_patients = st.lists(
-    st.tuples(
-        st.sampled_from([f"P{i}" for i in range(8)]),
-        st.sampled_from(["PR07", "PR10", "PR28", "PR30"]),
-        st.integers(1, 6),
-        st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
-    ),
-    min_size=1,
-    max_size=40,
-)
+many_patients = random_histories([f"P{i}" for i in range(8)], 40)
 
 
 @settings(max_examples=60, deadline=None)
