@@ -342,14 +342,16 @@ def _collect_batches(reader: Any) -> pl.DataFrame:
 
     chunks: list[pl.DataFrame] = []
     pending: list[pl.DataFrame] = []
+    pending_rows = 0
     for batch in reader:
         pending.append(pl.from_arrow(_plain_arrow(pa.Table.from_batches([batch]))))
-        if sum(part.height for part in pending) >= READ_CHUNK_ROWS:
+        pending_rows += batch.num_rows
+        if pending_rows >= READ_CHUNK_ROWS:
             chunks.append(pl.concat(pending, rechunk=True))
-            pending = []
-    if pending or not chunks:
-        chunks.append(pl.concat(pending, rechunk=True) if pending else pl.from_arrow(reader.schema.empty_table()))
-    frame = pl.concat(chunks, rechunk=False)
+            pending, pending_rows = [], 0
+    if pending:
+        chunks.append(pl.concat(pending, rechunk=True))
+    frame = pl.concat(chunks, rechunk=False) if chunks else pl.from_arrow(reader.schema.empty_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
 

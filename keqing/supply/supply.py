@@ -132,19 +132,21 @@ def coverage(
     covers nothing from ``keep_since`` on, so sums of covered days from then on are unchanged.
     """
     parts = max(1, -(-purchases.height // part_rows))
-    part = purchases["patient_id"].hash(_PART_SEED) % parts
-    rows, groups = [], []
+    # Each purchase's part, null after the cutoff: the date is compared once, not once per part.
+    part = purchases.select(
+        pl.when(pl.col("purchase_date") <= cutoff).then(pl.col("patient_id").hash(_PART_SEED) % parts)
+    ).to_series()
+    rows, groups, offset = [], [], 0
     for i in range(parts):  # one part at a time: each is filtered, computed and trimmed before the next
-        piece = purchases.filter((pl.col("purchase_date") <= cutoff) & pl.lit(part == i))
-        cov = _coverage_of(days_of_supply(piece, products))
+        cov = _coverage_of(days_of_supply(purchases.filter(pl.lit(part == i)), products))
         kept = (
             cov.rows
             if keep_since is None
             else cov.rows.filter((pl.col("expiry_date") >= keep_since) | pl.col("is_last"))
         )
-        offset = sum(g.height for g in groups)
         rows.append(kept.with_columns(pl.col("gid") + offset))
         groups.append(cov.groups.with_columns(pl.col("gid") + offset))
+        offset += cov.groups.height
     return Coverage(pl.concat(rows), pl.concat(groups))
 
 
