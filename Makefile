@@ -21,11 +21,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: venv
 	rm -rf data/demo out/demo
 	KEQING_INBOX=data/demo/inbox $(BIN)/keqing generate --scale small --out data/demo/inbox --start $(DEMO_START) --days $(DEMO_DAYS)
-	KEQING_INBOX=data/demo/inbox KEQING_DATABASE_URL=sqlite:///data/demo/keqing.db KEQING_OUTBOX=out/demo/outbox \
+	KEQING_INBOX=data/demo/inbox KEQING_DATABASE_URL=sqlite:///data/demo/edges.db KEQING_OUTBOX=out/demo/outbox \
 		$(BIN)/keqing run --date $(DEMO_DATE)
 	@echo
 	@echo "Inbox:    data/demo/inbox"
-	@echo "Database: data/demo/keqing.db (SQLite)"
+	@echo "Database: data/demo/edges.db (SQLite)"
 	@echo "Emails:   out/demo/outbox/$(DEMO_DATE)/"
 
 # `make test` is the README's test command; the whole-process cases (marker e2e: faults, Prefect

@@ -79,7 +79,7 @@ class Timer:
 
 
 def _serve(conn) -> None:  # runs in its own process, so the server does not share our GIL
-    from keqing.deliver.local_smtp import LocalSmtpServer
+    from tests.smtp_server import LocalSmtpServer
 
     with LocalSmtpServer() as server:
         conn.send((server.host, server.port))
@@ -93,8 +93,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=None, help="render workers (default: CPUs)")
     args = parser.parse_args()
 
-    from keqing.db import dispose_engines, get_engine, upgrade
-    from keqing.deliver import outbox
+    from edges import outbox
+    from edges.db import dispose_engines, get_engine, upgrade
     from keqing.settings import Settings
     from reports.render import render_many
     from tasks.deliver import deliver_pending

@@ -184,7 +184,7 @@ def scratch_database(url: str) -> Iterator[str]:
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        from keqing.db import dispose_engines
+        from edges.db import dispose_engines
 
         dispose_engines()
         with admin.connect() as conn:
@@ -194,7 +194,7 @@ def scratch_database(url: str) -> Iterator[str]:
 
 def load_history(engine: sa.Engine, orders: pl.DataFrame, terminals: pl.DataFrame) -> None:
     """Customers, one ingest file per day, and the orders, as the ingest stage would have left them."""
-    from keqing.db import insert_frame
+    from edges.db import insert_frame
     from models import FEED_MODELS, IngestFile
 
     customers = terminals.with_columns(
@@ -235,7 +235,7 @@ def load_history(engine: sa.Engine, orders: pl.DataFrame, terminals: pl.DataFram
 
 def night_file(engine: sa.Engine, rows: pl.DataFrame) -> None:
     """The night's orders file: registered as ingested, its rows upserted like the ingest does."""
-    from keqing.db import upsert_frame
+    from edges.db import upsert_frame
     from models import FEED_MODELS, IngestFile
 
     with engine.begin() as conn:
@@ -262,7 +262,7 @@ def night_file(engine: sa.Engine, rows: pl.DataFrame) -> None:
 
 
 def database(url: str, orders: pl.DataFrame, terminals: pl.DataFrame, results: list[tuple[str, float]]) -> None:
-    from keqing.db import get_engine, upgrade
+    from edges.db import get_engine, upgrade
     from keqing.settings import Settings
     from tasks.loyalty import accrue_points, close_quarters, read_balances, remind_reorders
 

@@ -22,8 +22,8 @@ import time
 import pandas as pd
 import polars as pl
 
+from edges.db import make_engine, read_frame
 from keqing.clock import cutoff_for
-from keqing.db import make_engine, read_frame
 from keqing.rules import Rules
 from keqing.supply.callbacks import contact_history, patient_calls
 from keqing.supply.supply import coverage, supply_state

@@ -78,7 +78,7 @@ def ensure_data(scale: str, data: Path) -> float | None:
     shutil.rmtree(data, ignore_errors=True)
     log(f"generating {scale} into {data}")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "keqing.cli", "generate", "--scale", scale, "--out", str(data)], check=True)
+    subprocess.run([sys.executable, "-m", "cli.main", "generate", "--scale", scale, "--out", str(data)], check=True)
     (data / ".complete").write_text("")
     return time.perf_counter() - t0
 
@@ -117,7 +117,7 @@ def _pg_admin(name: str, *statements: str) -> None:
 def fresh_database(db: str, name: str, work: Path) -> str:
     """An empty database for one case: a new SQLite file, or a dropped and recreated PostgreSQL database."""
     if db == "sqlite":
-        path = work / "keqing.db"
+        path = work / "edges.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
@@ -134,7 +134,7 @@ def save_history(db: str, name: str, work: Path, history_run: dict) -> None:
         copy = 'CREATE DATABASE "{name}_history" TEMPLATE "{name}"'
         _pg_admin(name, 'DROP DATABASE IF EXISTS "{name}_history"', copy)
     else:
-        shutil.copyfile(work / "keqing.db", work.parent / f"{work.name}.history.db")
+        shutil.copyfile(work / "edges.db", work.parent / f"{work.name}.history.db")
     (work.parent / f"{work.name}.history.json").write_text(json.dumps(history_run))
 
 
@@ -148,7 +148,7 @@ def restore_history(db: str, name: str, work: Path) -> dict | None:
             name, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}" TEMPLATE "{name}_history"'
         )
     else:
-        shutil.copyfile(work.parent / f"{work.name}.history.db", work / "keqing.db")
+        shutil.copyfile(work.parent / f"{work.name}.history.db", work / "edges.db")
     return json.loads(saved.read_text())
 
 
@@ -176,7 +176,7 @@ def floor(database_url: str, night: Path) -> dict:
     """Reading the night's files once with Polars, and scanning the compute stages' history columns once."""
     import polars as pl
 
-    from keqing.db import make_engine, read_frame
+    from edges.db import make_engine, read_frame
 
     t0 = time.perf_counter()
     rows = 0

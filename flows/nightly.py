@@ -10,15 +10,15 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from edges import failpoints
+from edges.locks import LockBusy, held
 from flows.email import add_delivery, deliver, ops_email, render
 from flows.grading import grading
 from flows.ingest import ingest
 from flows.loyalty import loyalty
 from flows.regional import fan_out as fan_out_emails
 from flows.supply import supply
-from keqing import failpoints
 from keqing.clock import shanghai_today
-from keqing.locks import LockBusy, held
 from keqing.rules import load_rules
 from keqing.settings import get_settings
 from tasks.deliver import outbox_status

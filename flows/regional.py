@@ -30,9 +30,9 @@ from collections.abc import Iterator, Sequence
 from prefect import flow
 from prefect.runtime import flow_run
 
+from edges import failpoints
+from edges.locks import LockBusy, held
 from flows.email import DELIVERY_COUNTS, deliver, render
-from keqing import failpoints
-from keqing.locks import LockBusy, held
 from keqing.regions import queue_for, region_label
 from keqing.rules import load_rules
 from keqing.settings import Settings, get_settings

@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEQING_", env_file=".env", extra="ignore")
 
     inbox: Path = Path("data/inbox")
-    database_url: str = "sqlite:///data/keqing.db"
+    database_url: str = "sqlite:///data/edges.db"
     outbox: Path = Path("out/outbox")
     smtp_host: str | None = None
     smtp_port: int | None = None

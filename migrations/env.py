@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from keqing.db import make_engine
+from edges.db import make_engine
 from keqing.settings import get_settings
 from models import Base
 

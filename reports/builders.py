@@ -17,8 +17,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from edges.db import frame_schema, get_engine, is_postgres, read_frame
 from keqing.calendar import workdays
-from keqing.db import frame_schema, get_engine, is_postgres, read_frame
 from keqing.rules import Rules
 from keqing.settings import Settings
 from models.feeds import Consult, Customer, Patient, Product, Purchase, Staff, Visit

@@ -24,7 +24,7 @@ def keqing_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
 def _retry_unless_injected(_task: Any, _task_run: Any, state: Any) -> bool:
     """Retry real failures; a fault injected by the tests stands for a crash, which is not retried."""
-    from keqing.failpoints import InjectedFault
+    from edges.failpoints import InjectedFault
 
     try:
         state.result()

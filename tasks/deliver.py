@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from email.utils import parseaddr
 
-from keqing.db import get_engine
-from keqing.deliver import outbox
-from keqing.deliver.sender import deliver
-from keqing.deliver.transport import FileTransport, OutboxItem, Outcome, SmtpConfig, SmtpTransport, Transport
+from edges import outbox
+from edges.db import get_engine
+from edges.sender import deliver
+from edges.transport import FileTransport, OutboxItem, Outcome, SmtpConfig, SmtpTransport, Transport
 from keqing.settings import Settings
 from reports.render import DEFAULT_FROM
 from tasks import IO_RETRIES, keqing_task, run_logger

@@ -15,8 +15,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from edges.db import frame_schema, get_engine, insert_frame, read_frame, upsert_frame
 from keqing.clock import cutoff_for
-from keqing.db import frame_schema, get_engine, insert_frame, read_frame, upsert_frame
 from keqing.grading import (
     Periods,
     apply_changes,

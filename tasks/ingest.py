@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from keqing import failpoints
-from keqing.db import get_engine, is_postgres, read_frame, upsert_frame
+from edges import failpoints
+from edges.db import get_engine, is_postgres, read_frame, upsert_frame
 from keqing.feeds import FEEDS, LOAD_ORDER, feed_for_filename
 from keqing.ingest import batch as B
 from keqing.ingest.normalise import ROW, normalise

@@ -16,8 +16,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from edges.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
 from keqing.clock import cutoff_for
-from keqing.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
 from keqing.loyalty.close import open_quarter, quarter_rewards, quarters_to_close
 from keqing.loyalty.ledger import ORDER_SCHEMA, POSTED_SCHEMA, PRIOR_SCHEMA, accrue
 from keqing.loyalty.quarters import parse_quarter, quarter_end, quarter_label, quarter_start

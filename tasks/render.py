@@ -14,8 +14,8 @@ from dataclasses import asdict
 
 import sqlalchemy as sa
 
-from keqing.db import frame_schema, get_engine, read_frame
-from keqing.deliver import outbox
+from edges import outbox
+from edges.db import frame_schema, get_engine, read_frame
 from keqing.regions import staff_by_region, staff_regions
 from keqing.rules import Rules
 from keqing.settings import Settings

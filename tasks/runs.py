@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from keqing.db import get_engine, upgrade
+from edges.db import get_engine, upgrade
 from keqing.settings import Settings
 from models import Run
 from tasks import IO_RETRIES, keqing_task

@@ -13,8 +13,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from edges.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
 from keqing.clock import cutoff_for
-from keqing.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
 from keqing.rules import Rules
 from keqing.settings import Settings
 from keqing.supply.callbacks import CALL_CHANNELS
@@ -37,7 +37,7 @@ def _read(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
 @keqing_task(**IO_RETRIES)
 def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
     """The stage's inputs, each filtered by the cutoff (run_date - 1) in the database already."""
-    # Through the engine: ADBC into Arrow on both databases (keqing.db.read_frame; on SQLite only
+    # Through the engine: ADBC into Arrow on both databases (edges.db.read_frame; on SQLite only
     # while no pysqlite connection of this process is open, see _adbc_safe).
     inputs = _read_inputs(get_engine(settings.database_url), run_date)
     run_logger().info(

@@ -17,7 +17,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from keqing.db import dispose_engines, make_engine, upgrade
+from edges.db import dispose_engines, make_engine, upgrade
 from keqing.settings import Settings, get_settings
 
 POSTGRES_URL = os.environ.get("KEQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -76,7 +76,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty keqing database: SQLite and PostgreSQL."""
     if request.param == "sqlite":
-        path = tmp_path / "keqing.db"
+        path = tmp_path / "edges.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         dispose_engines()

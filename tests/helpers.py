@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from keqing.db import get_engine
+from edges.db import get_engine
 from keqing.settings import Settings
 
 OFFICES = "office_code,name,region,is_rural\nOF001,杭州办事处,华东,0\nOF002,临安办事处,华东,1\n"

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from keqing.db import get_engine
+from edges.db import get_engine
 from keqing.feeds import FEEDS, feed_for_filename
 from models.base import Base
 from tests.badinput.corpus import PAYLOADS, RUN_DATE, Case, corpus

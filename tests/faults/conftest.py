@@ -123,7 +123,7 @@ class Databases:
 
     def new(self, folder: Path) -> str:
         if self.backend == "sqlite":
-            path = folder / "keqing.db"
+            path = folder / "edges.db"
             shutil.copy(self.template, path)
             return f"sqlite:///{path}"
         assert self.admin is not None

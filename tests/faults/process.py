@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-PRELOAD = ["keqing.cli", "flows.nightly", "keqing.ingest.expectations", "great_expectations", "tests.faults.process"]
+PRELOAD = ["cli.main", "flows.nightly", "keqing.ingest.expectations", "great_expectations", "tests.faults.process"]
 TIMEOUT_SECONDS = 300
 KILLED = -signal.SIGKILL
 
@@ -36,7 +36,7 @@ def _main(env: dict[str, str], api_url: str, args: list[str], log: str) -> None:
 
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from keqing.cli import app
+    from cli.main import app
 
     # No flow heartbeats: their thread costs up to 1 s at the end of each of a night's eight (sub)flows,
     # and nothing here depends on them.

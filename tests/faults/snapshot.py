@@ -44,7 +44,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from keqing.db import make_engine
+from edges.db import make_engine
 from models import Base
 
 EXCLUDED_TABLES = frozenset({"runs", "loyalty_accruals"})

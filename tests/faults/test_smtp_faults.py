@@ -16,9 +16,9 @@ from email import policy
 
 import pytest
 
-from keqing.deliver.local_smtp import LocalSmtpServer
 from tests.faults.process import KILLED
 from tests.faults.snapshot import differences, expected_outbox, message_digest, received
+from tests.smtp_server import LocalSmtpServer
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import tasks.render
-from keqing.db import get_engine, read_frame
+from edges.db import get_engine, read_frame
 from reports.views import Recipient, RepView, VisitTarget, rows_from_frame, split_by_recipient
 from tests.helpers import OFFICES, PRODUCTS, table, write
 

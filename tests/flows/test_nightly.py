@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from edges.locks import held
 from flows.nightly import RunInProgress
-from keqing.locks import held
 from tests.helpers import run_nightly, table, write_master
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

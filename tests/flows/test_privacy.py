@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from keqing.db import get_engine
+from edges.db import get_engine
 from keqing.generate import generate
 from tests.helpers import table
 
@@ -57,7 +57,7 @@ def test_personal_data_stays_in_the_database_and_the_nurses_emails(settings, tmp
         "PYTHONPATH": str(ROOT),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "keqing.cli", "run", "--date", RUN_DATE.isoformat()],
+        [sys.executable, "-m", "cli.main", "run", "--date", RUN_DATE.isoformat()],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import models.loyalty  # noqa: F401  (its indexes on orders are declared outside the model)
-from keqing.db import make_engine
+from edges.db import make_engine
 from models import Base
 
 

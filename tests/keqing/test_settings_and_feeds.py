@@ -16,7 +16,7 @@ def test_settings_defaults_and_environment(monkeypatch):
     for name in ("KEQING_INBOX", "KEQING_DATABASE_URL", "KEQING_OUTBOX", "KEQING_SMTP_HOST"):
         monkeypatch.delenv(name, raising=False)
     s = Settings(_env_file=None)
-    assert (s.inbox, s.database_url, s.outbox) == (Path("data/inbox"), "sqlite:///data/keqing.db", Path("out/outbox"))
+    assert (s.inbox, s.database_url, s.outbox) == (Path("data/inbox"), "sqlite:///data/edges.db", Path("out/outbox"))
     assert not s.smtp_enabled
     monkeypatch.setenv("KEQING_SMTP_HOST", "smtp.example.com")
     monkeypatch.setenv("KEQING_SMTP_PASSWORD", "s3cret")

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import tasks.render
-from keqing.db import get_engine, read_frame
+from edges.db import get_engine, read_frame
 from keqing.generate import generate
 from keqing.rules import Rules
 from models.feeds import Consult, Customer, Patient, Product, Purchase, Staff, Visit

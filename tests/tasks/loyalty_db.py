@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from keqing.db import upsert_frame
+from edges.db import upsert_frame
 from models import FEED_MODELS, IngestFile, QuarantineRow
 
 ORDERS = FEED_MODELS["orders"].__table__

@@ -11,9 +11,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from keqing.db import get_engine
-from keqing.deliver import outbox
-from keqing.deliver.local_smtp import LocalSmtpServer
+from edges import outbox
+from edges.db import get_engine
 from tasks.deliver import deliver_pending, mark_for_resend
 from tasks.render import render_emails
 from tests.helpers import table
@@ -26,6 +25,7 @@ from tests.reports.factories import (
     target,
     village,
 )
+from tests.smtp_server import LocalSmtpServer
 
 REP, NURSE, HOME = "s001@example.com", "s002@example.com", "s003@example.com"
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.db import get_engine, upsert_frame
+from edges.db import get_engine, upsert_frame
 from keqing.rules import Rules
 from models import FEED_MODELS
 from tasks.grading import plan_visits, read_grading_inputs, update_grades

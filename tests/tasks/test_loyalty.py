@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from keqing.db import get_engine
+from edges.db import get_engine
 from keqing.loyalty.ledger import balances
 from keqing.rules import Rules
 from tasks.loyalty import accrue_points, close_quarters, read_balances, remind_reorders

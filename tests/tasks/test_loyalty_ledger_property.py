@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keqing.db import dispose_engines, get_engine
+from edges.db import dispose_engines, get_engine
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks.loyalty import accrue_points, close_quarters
@@ -180,7 +180,7 @@ operations = st.one_of(
 )
 @given(ops=st.lists(operations, min_size=1, max_size=12))
 def test_any_interleaving_matches_the_reference(ops, sqlite_template, tmp_path_factory):
-    path = tmp_path_factory.mktemp("prop") / "keqing.db"
+    path = tmp_path_factory.mktemp("prop") / "edges.db"
     shutil.copy(sqlite_template, path)
     try:
         play(f"sqlite:///{path}", ops)

@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import sqlalchemy as sa
 
+from edges.db import frame_schema, get_engine, read_frame
 from keqing.clock import cutoff_for
-from keqing.db import frame_schema, get_engine, read_frame
 from keqing.rules import Rules
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
 from models import CallbackEntry, ExpiryEntry, ExpiryTarget, PatientSupply

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.db import frame_schema, get_engine, insert_frame, read_frame
+from edges.db import frame_schema, get_engine, insert_frame, read_frame
 from models import FEED_MODELS, Base
 
 RUN = dt.date(2026, 11, 23)  # a Monday

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from keqing.db import make_engine, read_frame
+from edges.db import make_engine, read_frame
 
 
 def test_adbc_reads_between_pysqlite_writes_are_fresh_and_leave_the_file_sound(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keqing.deliver.transport import FileTransport, OutboxItem, Outcome, classify, eml_name
+from edges.transport import FileTransport, OutboxItem, Outcome, classify, eml_name
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from keqing.deliver.transport import OutboxItem, Outcome
+from edges.transport import OutboxItem, Outcome
 from models import OutboxMessage
 
 T = OutboxMessage.__table__

@@ -41,7 +41,7 @@ def held(database_url: str, name: str, *, wait_seconds: float = 0) -> Iterator[N
 
 @contextlib.contextmanager
 def _advisory_lock(database_url: str, name: str, wait_seconds: float) -> Iterator[None]:
-    from keqing.db import make_engine
+    from edges.db import make_engine
 
     engine = make_engine(database_url, poolclass=sa.pool.NullPool)
     key = lock_key(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keqing import failpoints
+from edges import failpoints
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from keqing import db
+from edges import db
 
 TABLE = sa.Table(
     "frames_probe",

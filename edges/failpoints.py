@@ -14,7 +14,7 @@ The points:
   ``ops_email`` (the last email; the run is not yet recorded as finished);
 - ``load:<feed>:after_upsert`` (tasks/ingest.py), inside a feed's load transaction, after its rows
   were upserted and before its files are marked done; ``load:<feed>:committed`` just after it;
-- ``deliver:sent`` (keqing/deliver/sender.py), each time a transport has taken one email (the SMTP
+- ``deliver:sent`` (edges/sender.py), each time a transport has taken one email (the SMTP
   server answered, or the ``.eml`` file was written) and before its outcome is recorded.
 """
 

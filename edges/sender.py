@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keqing import failpoints
-from keqing.deliver.transport import OutboxItem, Outcome, Transport
+from edges import failpoints
+from edges.transport import OutboxItem, Outcome, Transport
 
 
 class Store(Protocol):
-    """The outbox as the sender sees it (``keqing.deliver.outbox`` on an engine, or a fake)."""
+    """The outbox as the sender sees it (``edges.outbox`` on an engine, or a fake)."""
 
     def load(self, ids: Sequence[int]) -> list[OutboxItem]: ...
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from keqing.locks import LockBusy, held
+from edges.locks import LockBusy, held
 
 
 def _hold_forever(url: str, name: str, ready) -> None:

@@ -201,7 +201,7 @@ def generate(
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     settings, _ = _load_settings_and_rules()
-    from keqing.db import get_engine, upgrade
+    from edges.db import get_engine, upgrade
 
     upgrade(get_engine(settings.database_url))
     typer.echo(f"schema is current in {_safe_url(settings.database_url)}")

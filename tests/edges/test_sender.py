@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from keqing.deliver.sender import backoff, deliver
-from keqing.deliver.transport import OutboxItem, Outcome
+from edges.sender import backoff, deliver
+from edges.transport import OutboxItem, Outcome
 
 DAY = dt.date(2026, 11, 24)
 
