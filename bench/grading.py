@@ -171,7 +171,7 @@ def main() -> None:
     grades = timed("grade_customers", lambda: grade_customers(c, data["rx"], data["orders"], RUN, rules))
     upserts, deletes = timed("history_changes", lambda: history_changes(history, grades, RUN))
     after = timed("apply_changes", lambda: apply_changes(history, upserts, deletes))
-    moves = timed("grade_movements", lambda: grade_movements(after, c, s, RUN))
+    moves = timed("grade_movements", lambda: grade_movements(after, RUN))
     facts = timed("visit_facts", lambda: visit_facts(v, c, periods, rules))
     attainment = timed("rep_attainment", lambda: rep_attainment(c, grades, s, v, periods, rules, facts=facts))
     due = timed("due_today", lambda: due_today(c, grades, v, periods, rules, facts=facts))

@@ -264,7 +264,8 @@ def night_file(engine: sa.Engine, rows: pl.DataFrame) -> None:
 def database(url: str, orders: pl.DataFrame, terminals: pl.DataFrame, results: list[tuple[str, float]]) -> None:
     from edges.db import get_engine, upgrade
     from keqing.settings import Settings
-    from tasks.loyalty import accrue_points, close_quarters, read_balances, remind_reorders
+    from tasks.loyalty import accrue_points, close_quarters, remind_reorders
+    from tests.tasks.loyalty_db import read_balances
 
     with scratch_database(url) as scratch:
         engine = get_engine(scratch)

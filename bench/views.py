@@ -1,4 +1,4 @@
-"""Benchmark of the view builders' pure assembly (reports/builders.py) at ``large`` scale, frames built in memory.
+"""Benchmark of the view builders' pure assembly (reports/assemble.py) at ``large`` scale, frames built in memory.
 
     python bench/views.py [--staff 2000] [--customers 200000]
 
@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from keqing.rules import Rules
-from reports.builders import (
+from reports.assemble import (
     assemble_callback_views,
     assemble_home_visit_views,
     assemble_manager_views,

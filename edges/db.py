@@ -8,8 +8,9 @@ tables go through ADBC straight into Arrow. Both dialects are first-class.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,21 @@ def upsert_frame(
     return df.height
 
 
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's own INSERT for ``table`` (PostgreSQL or SQLite), which has ``on_conflict_*``."""
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def insert_ignore(conn: Connection, table: sa.Table) -> Any:
+    """``INSERT .. ON CONFLICT DO NOTHING``: rows already there are skipped (a retried write must not
+    fail on its own earlier rows)."""
+    return dialect_insert(conn, table).on_conflict_do_nothing()
+
+
 def insert_frame(conn: Connection, table: sa.Table, df: pl.DataFrame, *, ignore_conflicts: bool = False) -> int:
     """Append ``df`` to ``table`` in bulk; with ``ignore_conflicts`` rows hitting a unique key are skipped."""
     if df.height == 0:
@@ -288,24 +304,21 @@ def _plain_arrow(table: Any) -> Any:
     return table
 
 
-def _adbc_safe(engine: Engine) -> bool:
-    """Whether ``engine``'s database may be read through ADBC now.
+def _adbc_usable(engine: Engine) -> bool:
+    """Whether ``engine``'s database may be read through ADBC now (a question only: it changes nothing).
 
     ADBC links its own SQLite library. Two SQLite libraries with the same file open in one process
     break each other's POSIX locks: the ADBC connection, believing itself the last one, checkpoints
     and deletes the WAL under the open pysqlite connections, which then read stale data or fail with
-    "disk I/O error". So on SQLite, ADBC reads only after the engine's pooled connections are closed,
-    and never while one is checked out (the read then goes through pysqlite).
+    "disk I/O error". So on SQLite, ADBC reads only while none of the engine's connections is checked
+    out (the read then goes through pysqlite), and ``read_frame`` closes the pooled ones first.
     """
     if engine.url.get_backend_name() != "sqlite":
         return True
     if engine.url.database in (None, "", ":memory:"):
         return False
     checked_out = getattr(engine.pool, "checkedout", None)
-    if checked_out is not None and checked_out() > 0:
-        return False
-    engine.dispose()
-    return True
+    return checked_out is None or checked_out() == 0
 
 
 def _read_adbc(engine: Engine, sql: str) -> pl.DataFrame | None:
@@ -391,7 +404,11 @@ def read_frame(
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     else:
         sql = query
-    df = _read_adbc(bind, sql) if isinstance(bind, Engine) and _adbc_safe(bind) else None
+    df = None
+    if isinstance(bind, Engine) and _adbc_usable(bind):
+        if bind.url.get_backend_name() == "sqlite":
+            bind.dispose()  # no pooled pysqlite connection may stay open beside ADBC's (see _adbc_usable)
+        df = _read_adbc(bind, sql)
     if df is None:
         result = bind.exec_driver_sql(sql) if isinstance(bind, Connection) else None
         if result is None:
@@ -410,3 +427,25 @@ def read_frame(
     if schema is None:
         return df
     return _cast_to(df, {n: schema.get(n, df.schema[n]) for n in df.columns})
+
+
+def read_table(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
+    """Rows of a select over one table, typed from that table's columns (see ``frame_schema``)."""
+    table = query.get_final_froms()[0]
+    assert isinstance(table, sa.Table), "read_table reads selects over one table"
+    return read_frame(bind, query, frame_schema(table, [c.name for c in query.selected_columns]))
+
+
+@contextlib.contextmanager
+def reading(engine: Engine, conn: Connection | None = None) -> Iterator[Engine | Connection]:
+    """Where a stage's reads go: PostgreSQL through the engine (ADBC into Arrow, committed data);
+    SQLite through one pysqlite connection, ``conn`` when given (a write transaction reading what it
+    builds on) or a new one, so that ADBC's second SQLite library never opens the file beside this
+    process's pysqlite connections (see ``_adbc_usable``)."""
+    if is_postgres(engine):
+        yield engine
+    elif conn is not None:
+        yield conn
+    else:
+        with engine.connect() as own:
+            yield own

@@ -12,22 +12,15 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from edges.db import dialect_insert
 from edges.transport import OutboxItem, Outcome
+from keqing.clock import utc_now
 from models import OutboxMessage
 
 T = OutboxMessage.__table__
 RECORDED = {"sent": "sent", "retry": "pending", "failed": "failed", "unknown": "unknown"}
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _insert(conn: Connection):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(T)
 
 
 def _scope(query, run_date: dt.date, kinds: Sequence[str] | None, staff_ids: Sequence[str] | None = None):
@@ -50,11 +43,11 @@ def upsert_rendered(conn: Connection, rows: list[dict], chunk: int = 500) -> Non
 
     ``rows``: dicts with run_date, staff_id, kind, recipient, subject, message_id, message.
     """
-    now = _now()
+    now = utc_now()
     for start in range(0, len(rows), chunk):
         fresh = {"status": "pending", "attempts": 0, "resends": 0, "rendered_at": now, "updated_at": now}
         batch = [{**r, "size": len(r["message"]), **fresh} for r in rows[start : start + chunk]]
-        stmt = _insert(conn)
+        stmt = dialect_insert(conn, T)
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=[T.c.run_date, T.c.staff_id, T.c.kind],
@@ -84,10 +77,10 @@ def sweep_interrupted(engine: Engine, run_date: dt.date, staff_ids: Sequence[str
             base.where(T.c.transport == "smtp").values(
                 status="unknown",
                 last_error="the sender stopped while sending; the server may have the message",
-                updated_at=_now(),
+                updated_at=utc_now(),
             )
         ).rowcount
-        n += conn.execute(base.where(T.c.transport != "smtp").values(status="pending", updated_at=_now())).rowcount
+        n += conn.execute(base.where(T.c.transport != "smtp").values(status="pending", updated_at=utc_now())).rowcount
     return n
 
 
@@ -121,7 +114,7 @@ def claim(engine: Engine, row_id: int, transport: str) -> bool:
         result = conn.execute(
             sa.update(T)
             .where(T.c.id == row_id, T.c.status == "pending")
-            .values(status="sending", transport=transport, attempts=T.c.attempts + 1, updated_at=_now())
+            .values(status="sending", transport=transport, attempts=T.c.attempts + 1, updated_at=utc_now())
         )
         return result.rowcount == 1
 
@@ -138,7 +131,7 @@ def claim_many(engine: Engine, row_ids: Sequence[int], transport: str) -> set[in
             conn.execute(
                 sa.update(T)
                 .where(T.c.id.in_(sorted(pending)), T.c.status == "pending")
-                .values(status="sending", transport=transport, attempts=T.c.attempts + 1, updated_at=_now())
+                .values(status="sending", transport=transport, attempts=T.c.attempts + 1, updated_at=utc_now())
             )
         return pending
 
@@ -153,7 +146,7 @@ def _recorded(outcome: Outcome, now: dt.datetime) -> dict:
 def record(engine: Engine, row_id: int, outcome: Outcome) -> None:
     """Store a claimed row's outcome (``retry`` puts it back to ``pending`` with the error)."""
     with engine.begin() as conn:
-        values = _recorded(outcome, _now())
+        values = _recorded(outcome, utc_now())
         conn.execute(sa.update(T).where(T.c.id == row_id, T.c.status == "sending").values(**values))
 
 
@@ -163,7 +156,7 @@ def record_many(engine: Engine, outcomes: dict[int, Outcome]) -> None:
     for row_id, outcome in outcomes.items():
         detail = None if outcome.status == "sent" else outcome.detail
         groups.setdefault((outcome.status, detail), []).append(row_id)
-    now = _now()
+    now = utc_now()
     with engine.begin() as conn:
         for (status, detail), ids in groups.items():
             values = _recorded(Outcome(status, detail), now)  # type: ignore[arg-type]
@@ -182,7 +175,7 @@ def resend(
     """
     with engine.begin() as conn:
         stmt = _scope(sa.update(T), run_date, kinds, staff_ids).values(
-            status="pending", resends=T.c.resends + 1, last_error=None, updated_at=_now()
+            status="pending", resends=T.c.resends + 1, last_error=None, updated_at=utc_now()
         )
         return conn.execute(stmt).rowcount
 

@@ -2,7 +2,7 @@
 
 from models.base import Base
 from models.feeds import FEED_MODELS
-from models.grading import CustomerGrade, GradeMovement, OrphanCustomer, RepAttainment, VisitTarget
+from models.grading import CustomerGrade, OrphanCustomer, RepAttainment, VisitTarget
 from models.ingest import InboxPath, IngestFile, QuarantineRow, Run
 from models.loyalty import LoyaltyAccrual, PointsLedgerEntry, QuarterClose, QuarterReward, ReorderReminder
 from models.outbox import EMAIL_KINDS, OUTBOX_STATUSES, OutboxMessage
@@ -26,7 +26,6 @@ __all__ = [
     "CustomerGrade",
     "ExpiryEntry",
     "ExpiryTarget",
-    "GradeMovement",
     "HomeVisitPatient",
     "HomeVisitPlan",
     "InboxPath",

@@ -39,25 +39,6 @@ class CustomerGrade(Base):
     __table_args__ = (Index("ix_customer_grades_valid_to", "valid_to"),)
 
 
-class GradeMovement(Base):
-    """Customers who moved between grades (or nine-box cells) this month, per rep and per office."""
-
-    __tablename__ = "grade_movements"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_date: Mapped[dt.date] = mapped_column(Date)
-    month: Mapped[dt.date] = mapped_column(Date)  # first day of run_date's month
-    scope: Mapped[str] = mapped_column(String(10))  # rep | office
-    scope_id: Mapped[str] = mapped_column(Id)  # staff_id or office_code
-    office_code: Mapped[str | None] = mapped_column(Id)
-    staff_id: Mapped[str | None] = mapped_column(Id)
-    dimension: Mapped[str] = mapped_column(String(10))  # grade | nine_box
-    from_value: Mapped[str | None] = mapped_column(Code)  # null: graded for the first time
-    to_value: Mapped[str | None] = mapped_column(Code)
-    customers: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = (Index("ix_grade_movements_run_date_scope", "run_date", "scope", "scope_id"),)
-
-
 class RepAttainment(Base):
     """Month-to-date attainment per rep and grade (``ALL`` = the rep's total), for the cutoff's month."""
 

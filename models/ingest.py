@@ -18,11 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from keqing.clock import utc_now
 from models.base import Base
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class IngestFile(Base):
@@ -42,7 +39,7 @@ class IngestFile(Base):
     rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
     messages: Mapped[list[str]] = mapped_column(JSON, default=list)
     run_date: Mapped[dt.date] = mapped_column(Date)
-    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class InboxPath(Base):
@@ -53,7 +50,7 @@ class InboxPath(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class QuarantineRow(Base):
@@ -76,7 +73,7 @@ class QuarantineRow(Base):
     details: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     raw: Mapped[dict[str, str | None]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))
-    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     first_seen_run_date: Mapped[dt.date] = mapped_column(Date)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_run_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -94,7 +91,7 @@ class Run(Base):
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_date: Mapped[dt.date] = mapped_column(Date, index=True)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
     prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64))

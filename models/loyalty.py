@@ -15,14 +15,11 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from keqing.clock import utc_now
 from models.base import Base, Money
 from models.feeds import Id, Order
 
 Quarter = String(6)  # YYYYQn
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class PointsLedgerEntry(Base):
@@ -51,7 +48,7 @@ class PointsLedgerEntry(Base):
     run_date: Mapped[dt.date] = mapped_column(Date)  # the run that posted the entry
     source_file_id: Mapped[int] = mapped_column(Integer)  # the order version posted (orders lineage)
     source_line: Mapped[int] = mapped_column(Integer)
-    posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
     __table_args__ = (
         UniqueConstraint("order_id", "seq", name="uq_points_ledger_order_seq"),
@@ -84,7 +81,7 @@ class LoyaltyAccrual(Base):
     entries: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer)  # net points posted
     late_entries: Mapped[int] = mapped_column(Integer)
-    accrued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    accrued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class QuarterClose(Base):
@@ -98,7 +95,7 @@ class QuarterClose(Base):
     terminals: Mapped[int] = mapped_column(Integer)  # terminals with ledger entries in the quarter
     points: Mapped[int] = mapped_column(Integer)  # net points of the quarter
     rewards: Mapped[int] = mapped_column(Integer)
-    closed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class QuarterReward(Base):

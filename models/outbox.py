@@ -23,6 +23,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from keqing.clock import utc_now
 from models.base import Base
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "unknown")
@@ -31,10 +32,6 @@ EMAIL_KINDS = ("rep", "callback", "home_visit", "manager", "ops")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class OutboxMessage(Base):
@@ -53,8 +50,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # delivery attempts, all runs
     resends: Mapped[int] = mapped_column(Integer, default=0)  # times an operator asked to resend
     last_error: Mapped[str | None] = mapped_column(Text)
-    rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (

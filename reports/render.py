@@ -37,6 +37,7 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from keqing import clock
 from keqing.clock import SHANGHAI
 from reports.attachments import attachments, attachments_many, mask_phone
 from reports.charts import coverage_chart
@@ -293,7 +294,7 @@ def render_email(
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = recipient_address(view)
-    _raw(msg, "Date", format_datetime((now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI)))
+    _raw(msg, "Date", format_datetime((now or clock.now()).astimezone(SHANGHAI)))
     _raw(msg, "Message-ID", message_id)
     _raw(msg, "Auto-Submitted", "auto-generated")
     _raw(msg, "X-Keqing-Run-Date", view.run_date.isoformat())
@@ -342,7 +343,7 @@ def render_many(
     Workers are started with ``spawn`` (never ``fork``: the calling process runs threads, e.g.
     Prefect's), and get contiguous chunks of views back in order.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     workers = min(processes if processes is not None else (os.cpu_count() or 1), 8)
     if workers <= 1 or len(views) < PARALLEL_MIN_VIEWS:
         return _render_chunk(views, mail_from, now)

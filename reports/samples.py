@@ -15,7 +15,7 @@ from reports.views import (
     CallbackView,
     ExpiryEntry,
     GradeAttainment,
-    GradeMovement,
+    GradeChange,
     HomeVisitPatient,
     HomeVisitView,
     ManagerView,
@@ -215,7 +215,7 @@ def manager_view(run_date: dt.date, staff_id: str = "S009", seed: int = 4) -> Ma
     team = [f"S{seed:02d}{i}" for i in range(6)]
     names = {s: _name(rng) for s in team}
     movements = [
-        GradeMovement(
+        GradeChange(
             customer_id=f"C9{i:03d}",
             customer_name=_name(rng) + "主任",
             institution=rng.choice(HOSPITALS),

@@ -13,7 +13,7 @@ and its recipient.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, Literal, TypeVar
 
@@ -326,7 +326,7 @@ class HomeVisitView(View):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GradeMovement:
+class GradeChange:
     customer_id: str
     customer_name: str
     institution: str
@@ -359,7 +359,7 @@ class ManagerView(View):
     kind: ClassVar[EmailKind] = "manager"
     team_staff_ids: frozenset[str] = frozenset()
     team_attainment: list[GradeAttainment] = field(default_factory=list)
-    movements: list[GradeMovement] = field(default_factory=list)
+    movements: list[GradeChange] = field(default_factory=list)
     ranking: list[RankingEntry] = field(default_factory=list)
     ranking_week: tuple[dt.date, dt.date] | None = None  # Monday..Sunday ranked
 
@@ -474,8 +474,3 @@ def rows_from_frame(frame: pl.DataFrame, row_type: type[Row], **constants: objec
     """
     names = [f.name for f in fields(row_type) if f.name in frame.columns and f.name not in constants]  # type: ignore[arg-type]
     return [row_type(**row, **constants) for row in frame.select(names).iter_rows(named=True)]
-
-
-def recipients_of(views: Iterable[View]) -> list[tuple[str, str]]:
-    """(staff_id, kind) of each view, for logs and summaries (no names, no addresses)."""
-    return [(v.recipient.staff_id, v.kind) for v in views]

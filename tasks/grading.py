@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from edges.db import frame_schema, get_engine, insert_frame, read_frame, upsert_frame
 from keqing.clock import cutoff_for
+from keqing.dates import add_months, month_start
 from keqing.grading import (
     Periods,
     apply_changes,
@@ -32,10 +33,9 @@ from keqing.grading import (
 from keqing.grading.attainment import active_owners
 from keqing.grading.grades import rx_window
 from keqing.grading.history import HISTORY_SCHEMA, KEY
-from keqing.grading.periods import add_months, add_months_first, month_start
 from keqing.rules import Rules
 from keqing.settings import Settings
-from models import CustomerGrade, GradeMovement, OrphanCustomer, RepAttainment, VisitTarget
+from models import CustomerGrade, OrphanCustomer, RepAttainment, VisitTarget
 from models.feeds import Customer, Order, RxMonthly, Staff, Visit
 from tasks import IO_RETRIES, keqing_task, run_logger
 
@@ -95,7 +95,7 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
         ).scalar_one()
     if isinstance(newest, str):  # SQLite returns the aggregate as text
         newest = dt.date.fromisoformat(newest)
-    first = add_months_first(newest, 1 - rules.grading.months) if newest else run_date
+    first = month_start(newest, 1 - rules.grading.months) if newest else run_date
     rx_cols = ("month", "customer_id", "product_code", "our_rx", "market_rx")
     sql, schema = _select(rx_table, rx_cols)
     rx = read_frame(engine, f"{sql} WHERE month >= '{first.isoformat()}' AND month < '{month_start(run_date)}'", schema)
@@ -145,7 +145,7 @@ def _replace_run_date(conn: Connection, table: sa.Table, run_date: dt.date, fram
 
 @keqing_task(**IO_RETRIES)
 def update_grades(settings: Settings, inputs: GradingInputs, rules: Rules, run_date: dt.date) -> Graded:
-    """Grade every customer for run_date, record the changes in the history, and count this month's moves."""
+    """Grade every customer for run_date, record the changes in the history, and count this month's movements."""
     grades = grade_customers(inputs.customers, inputs.rx, inputs.orders, run_date, rules)
     engine = get_engine(settings.database_url)
     with engine.begin() as conn:
@@ -154,10 +154,7 @@ def update_grades(settings: Settings, inputs: GradingInputs, rules: Rules, run_d
         _delete_keys(conn, deletes)
         upsert_frame(conn, CustomerGrade.__table__, upserts, KEY)
         after = apply_changes(history, upserts, deletes)
-        movements = grade_movements(after, inputs.customers, inputs.staff, run_date)
-        _replace_run_date(
-            conn, GradeMovement.__table__, run_date, movements.with_columns(month=pl.lit(run_date.replace(day=1)))
-        )
+    movements = grade_movements(after, run_date)
     window = rx_window(inputs.rx, run_date, rules)
     opened = upserts.filter(pl.col("valid_from") == run_date).height
     summary = {
@@ -166,7 +163,7 @@ def update_grades(settings: Settings, inputs: GradingInputs, rules: Rules, run_d
         "by_grade": dict(sorted(Counter(grades["grade"].to_list()).items())),
         "history_rows_opened": opened,
         "history_rows_closed_or_merged": upserts.height - opened + deletes.height,
-        "movement_rows": movements.height,
+        "grade_movements_this_month": movements.height,
     }
     run_logger().info("grading: %d customers graded, %d history row(s) opened", grades.height, opened)
     return Graded(grades=grades, summary=summary)

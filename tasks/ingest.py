@@ -17,7 +17,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from edges import failpoints
-from edges.db import get_engine, is_postgres, read_frame, upsert_frame
+from edges.db import get_engine, insert_ignore, is_postgres, read_frame, upsert_frame
+from keqing.clock import utc_now
 from keqing.feeds import FEEDS, LOAD_ORDER, feed_for_filename
 from keqing.ingest import batch as B
 from keqing.ingest.normalise import ROW, normalise
@@ -352,10 +353,6 @@ class FeedResult:
     file_reports: list[dict] = field(default_factory=list)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 @keqing_task(**IO_RETRIES)
 def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedResult:
     """One transaction: upsert valid rows, quarantine the rest, release waiting rows, mark files done."""
@@ -369,7 +366,7 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
     )
     result = FeedResult(batch.feed, files=len(batch.reports))
     engine = get_engine(settings.database_url)
-    now = _now()
+    now = utc_now()
     with engine.begin() as conn:
         upsert_frame(conn, table, to_load, feed.key, newer_by=("source_file_id", "source_line"))
         failpoints.check(f"load:{batch.feed}:after_upsert")
@@ -450,17 +447,8 @@ def _write_new_quarantine(
             )
         )
     if records:
-        stmt = _insert_ignore(conn, QuarantineRow.__table__)
+        stmt = insert_ignore(conn, QuarantineRow.__table__)
         conn.execute(stmt, records)
-
-
-def _insert_ignore(conn: sa.Connection, table: sa.Table) -> sa.Insert:
-    """INSERT that skips rows already there (a retried load must not fail on its own earlier rows)."""
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
 
 
 def _update_waiting(
@@ -533,7 +521,7 @@ def _finish_files(
                 status="rejected" if report.rejected else "done",
                 encoding=report.encoding,
                 messages=report.messages,
-                ingested_at=_now(),
+                ingested_at=utc_now(),
                 **counts,
             )
         )

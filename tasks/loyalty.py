@@ -16,11 +16,11 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from edges.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
-from keqing.clock import cutoff_for
+from edges.db import frame_schema, get_engine, insert_frame, insert_ignore, is_postgres, read_frame
+from keqing.clock import cutoff_for, utc_now
 from keqing.loyalty.close import open_quarter, quarter_rewards, quarters_to_close
 from keqing.loyalty.ledger import ORDER_SCHEMA, POSTED_SCHEMA, PRIOR_SCHEMA, accrue
-from keqing.loyalty.quarters import parse_quarter, quarter_end, quarter_label, quarter_start
+from keqing.loyalty.quarters import first_day, last_day, parse_quarter, quarter_label
 from keqing.loyalty.reorder import reorder_reminders
 from keqing.rules import Rules
 from keqing.settings import Settings
@@ -219,7 +219,7 @@ def accrue_points(settings: Settings, rules: Rules, run_date: dt.date) -> Accrua
             open_quarter=open_quarter(last_closed),
             run_date=run_date,
         )
-        posted_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        posted_at = utc_now()
         inserted = insert_frame(
             conn, LEDGER, entries.with_columns(pl.lit(posted_at).alias("posted_at")), ignore_conflicts=True
         )
@@ -289,10 +289,10 @@ def close_quarters(settings: Settings, rules: Rules, run_date: dt.date) -> list[
         for index, label in zip(quarters, labels, strict=True):
             quarter_totals = totals.filter(pl.col("quarter") == label)
             quarter_rewards_ = rewards.filter(pl.col("quarter") == label)
-            stmt = _insert_ignore(conn, CLOSES).values(
+            stmt = insert_ignore(conn, CLOSES).values(
                 quarter=label,
-                quarter_start=quarter_start(index),
-                quarter_end=quarter_end(index),
+                quarter_start=first_day(index),
+                quarter_end=last_day(index),
                 run_date=run_date,
                 terminals=quarter_totals.height,
                 points=int(quarter_totals["points"].sum()),
@@ -313,14 +313,6 @@ def close_quarters(settings: Settings, rules: Rules, run_date: dt.date) -> list[
     for item in closed:
         run_logger().info("loyalty: closed %s with %d reward(s)", item["quarter"], sum(item["rewards"].values()))
     return closed
-
-
-def _insert_ignore(conn: Connection, table: sa.Table) -> sa.Insert:
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
 
 
 # --- reorder reminders -----------------------------------------------------------------------
@@ -357,19 +349,3 @@ def _reorder_list(bind: Engine | Connection, conn: Connection, rules: Rules, run
         frame_schema(CUSTOMERS, ["customer_id", "owner_staff_id"]),
     )
     return reorder_reminders(order_days, owners, rules.loyalty, run_date)
-
-
-# --- reading balances (for the email stage and reports) --------------------------------------
-
-
-def read_balances(bind: Engine | Connection, quarter: str | None = None) -> pl.DataFrame:
-    """Points by quarter and terminal, summed from the ledger by the view ``points_balances``."""
-    query = sa.select(sa.text("quarter, customer_id, points, entries")).select_from(sa.table("points_balances"))
-    if quarter is not None:
-        query = query.where(sa.column("quarter") == quarter)
-    schema = {"quarter": pl.String(), "customer_id": pl.String(), "points": pl.Int64(), "entries": pl.Int64()}
-    query = query.order_by(sa.text("quarter, customer_id"))
-    if isinstance(bind, Engine) and not is_postgres(bind):
-        with bind.connect() as conn:  # not ADBC: see _reader
-            return read_frame(conn, query, schema)
-    return read_frame(bind, query, schema)

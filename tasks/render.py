@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import sqlalchemy as sa
@@ -20,16 +20,11 @@ from keqing.regions import staff_by_region, staff_regions
 from keqing.rules import Rules
 from keqing.settings import Settings
 from models.feeds import Office, Staff
-from reports.builders import callback_views, home_visit_views, manager_views, rep_views
 from reports.ops import ops_views
 from reports.render import has_valid_address, render_many
 from reports.views import Recipient, View
 from tasks import IO_RETRIES, keqing_task, run_logger
-
-# Builders of the staff views: (settings, rules, run_date) -> views, each view already filtered to
-# its recipient (reports/builders.py: one per role, from the grading, supply and loyalty tables).
-ViewBuilder = Callable[[Settings, Rules, dt.date], list[View]]
-VIEW_BUILDERS: list[ViewBuilder] = [rep_views, callback_views, home_visit_views, manager_views]
+from tasks.views import VIEW_BUILDERS
 
 
 @keqing_task(**IO_RETRIES)

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from edges.db import get_engine, upgrade
+from keqing.clock import utc_now
 from keqing.settings import Settings
 from models import Run
 from tasks import IO_RETRIES, keqing_task
@@ -39,7 +40,7 @@ def finish_run(settings: Settings, run_id: int, status: str, summary: dict, erro
                 status=status,
                 summary=summary,
                 error=error,
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                finished_at=utc_now(),
             )
         )
 

@@ -13,7 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from edges.db import frame_schema, get_engine, insert_frame, is_postgres, read_frame
+from edges.db import get_engine, insert_frame, is_postgres, read_frame, read_table
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.settings import Settings
@@ -28,17 +28,11 @@ from tasks import IO_RETRIES, keqing_task, run_logger
 CONSULT_LOOKBACK_DAYS = 40
 
 
-def _read(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
-    """Rows of a one-table select, typed from the table's columns."""
-    table = query.get_final_froms()[0]
-    return read_frame(bind, query, frame_schema(table, [c.name for c in query.selected_columns]))
-
-
 @keqing_task(**IO_RETRIES)
 def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
     """The stage's inputs, each filtered by the cutoff (run_date - 1) in the database already."""
     # Through the engine: ADBC into Arrow on both databases (edges.db.read_frame; on SQLite only
-    # while no pysqlite connection of this process is open, see _adbc_safe).
+    # while no pysqlite connection of this process is open, see edges.db._adbc_usable).
     inputs = _read_inputs(get_engine(settings.database_url), run_date)
     run_logger().info(
         "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d patients called, %d consults",
@@ -71,13 +65,13 @@ def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
     )
     contact_times = {"patient_id": pl.String, "last_completed": pl.Datetime("us"), "last_attempt": pl.Datetime("us")}
     return SupplyInputs(
-        purchases=_read(bind, sa.select(*bought).where(p.c.purchase_date <= cutoff)),
-        event_purchases=_read(
+        purchases=read_table(bind, sa.select(*bought).where(p.c.purchase_date <= cutoff)),
+        event_purchases=read_table(
             bind,
             sa.select(*bought, p.c.event_id).where(p.c.purchase_date <= cutoff, p.c.event_id.is_not(None)),
         ),
-        products=_read(bind, sa.select(pr.c.product_code, pr.c.units_per_box, pr.c.daily_units)),
-        patients=_read(
+        products=read_table(bind, sa.select(pr.c.product_code, pr.c.units_per_box, pr.c.daily_units)),
+        patients=read_table(
             bind,
             sa.select(
                 pt.c.patient_id,
@@ -89,11 +83,11 @@ def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
                 pt.c.township,
             ),
         ),
-        staff=_read(bind, sa.select(s.c.staff_id, s.c.role, s.c.office_code, s.c.active)),
+        staff=read_table(bind, sa.select(s.c.staff_id, s.c.role, s.c.office_code, s.c.active)),
         contacts=read_frame(bind, contacts, contact_times).with_columns(
             pl.col("last_completed", "last_attempt").dt.date()
         ),
-        consults=_read(
+        consults=read_table(
             bind,
             sa.select(c.c.consult_id, c.c.received_at, c.c.came_in, c.c.purchased, c.c.office_code, c.c.staff_id).where(
                 c.c.received_at >= day_start - dt.timedelta(days=CONSULT_LOOKBACK_DAYS), c.c.received_at < day_start

@@ -18,7 +18,7 @@ import datetime as dt
 import polars as pl
 
 from keqing.clock import cutoff_for
-from keqing.grading.periods import add_months, add_months_first, month_start
+from keqing.dates import add_months, month_start
 from keqing.rules import Rules
 
 DOCTOR_GRADES = ("A", "B", "C", "D")
@@ -49,7 +49,7 @@ def rx_window(rx: pl.DataFrame, run_date: dt.date, rules: Rules) -> list[dt.date
         return []
     newest = complete["month"].max()
     assert isinstance(newest, dt.date)
-    return [add_months_first(newest, -k) for k in reversed(range(rules.grading.months))]
+    return [month_start(newest, -k) for k in reversed(range(rules.grading.months))]
 
 
 def doctor_scores(rx: pl.DataFrame, window: list[dt.date], rules: Rules) -> pl.DataFrame:

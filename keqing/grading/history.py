@@ -19,6 +19,8 @@ import datetime as dt
 
 import polars as pl
 
+from keqing.dates import month_start
+
 TRACKED = ("grade", "nine_box", "is_kol")
 HISTORY_SCHEMA = {
     "customer_id": pl.String,
@@ -128,82 +130,29 @@ def grades_on(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     return history.filter((pl.col("valid_from") <= d) & (pl.col("valid_to").is_null() | (pl.col("valid_to") > d)))
 
 
-MOVEMENTS_SCHEMA = {
-    "scope": pl.String,
-    "scope_id": pl.String,
-    "office_code": pl.String,
-    "staff_id": pl.String,
-    "dimension": pl.String,
-    "from_value": pl.String,
-    "to_value": pl.String,
-    "customers": pl.Int64,
-}
+def grade_movements(history: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
+    """This month's grade changes, one row per change: customer_id, from_grade (null = newly graded),
+    to_grade, changed_on.
 
-
-def grade_movements(
-    history: pl.DataFrame, customers: pl.DataFrame, staff: pl.DataFrame, run_date: dt.date
-) -> pl.DataFrame:
-    """How many customers moved between grades (and nine-box cells) this month, per rep and per office.
-
-    "This month" compares the grade held on the last day of the previous month with the grade held on
-    ``run_date``; a customer graded for the first time this month has ``from_value`` null (new), and
-    only customers whose value differs are counted. Per rep = the customer's current owner (the office
-    of a rep row is the rep's office); per office = the customer's office. ``dimension`` is ``grade``
-    or ``nine_box``.
+    A history row starting in run_date's month (up to run_date) whose grade differs from the
+    customer's previous row; rows that only change the nine-box cell or the KOL flag are not
+    movements. The database's very first grading is not a movement either (it would list every
+    customer on the first night); a customer graded for the first time later (a new doctor) is
+    newly graded. ``history``: customer_id, valid_from, grade (rows after run_date are ignored).
     """
-    month_start = run_date.replace(day=1)
-    before = grades_on(history, month_start - dt.timedelta(days=1)).select(
-        "customer_id", pl.col("grade").alias("from_grade"), pl.col("nine_box").alias("from_nine_box")
-    )
-    now = grades_on(history, run_date).select(
-        "customer_id", pl.col("grade").alias("to_grade"), pl.col("nine_box").alias("to_nine_box")
-    )
-    owners = customers.select("customer_id", "owner_staff_id", "office_code").join(
-        staff.select(pl.col("staff_id").alias("owner_staff_id"), pl.col("office_code").alias("staff_office")),
-        on="owner_staff_id",
-        how="left",
-    )
-    moves = now.join(before, on="customer_id", how="left").join(owners, on="customer_id", how="inner")
-    frames = []
-    for dimension in ("grade", "nine_box"):
-        f, t = pl.col(f"from_{dimension}"), pl.col(f"to_{dimension}")
-        moved = moves.filter(~f.eq_missing(t)).select(
-            "owner_staff_id",
-            "office_code",
-            pl.col("staff_office").fill_null(pl.col("office_code")),
-            f.alias("from_value"),
-            t.alias("to_value"),
-        )
-        per_rep = moved.group_by("owner_staff_id", "staff_office", "from_value", "to_value").agg(
-            pl.len().cast(pl.Int64).alias("customers")
-        )
-        frames.append(
-            per_rep.select(
-                pl.lit("rep").alias("scope"),
-                pl.col("owner_staff_id").alias("scope_id"),
-                pl.col("staff_office").alias("office_code"),
-                pl.col("owner_staff_id").alias("staff_id"),
-                pl.lit(dimension).alias("dimension"),
-                "from_value",
-                "to_value",
-                "customers",
+    known = history.filter(pl.col("valid_from") <= run_date)
+    first_grading = known["valid_from"].min()
+    return (
+        known.sort("customer_id", "valid_from")
+        .with_columns(from_grade=pl.col("grade").shift(1).over("customer_id"))
+        .filter(
+            (pl.col("valid_from") >= month_start(run_date))
+            & (
+                (pl.col("from_grade").is_null() & (pl.col("valid_from") > first_grading))
+                | (pl.col("from_grade") != pl.col("grade"))
             )
         )
-        per_office = moved.group_by("office_code", "from_value", "to_value").agg(
-            pl.len().cast(pl.Int64).alias("customers")
+        .select(
+            "customer_id", "from_grade", pl.col("grade").alias("to_grade"), pl.col("valid_from").alias("changed_on")
         )
-        frames.append(
-            per_office.select(
-                pl.lit("office").alias("scope"),
-                pl.col("office_code").alias("scope_id"),
-                "office_code",
-                pl.lit(None, dtype=pl.String).alias("staff_id"),
-                pl.lit(dimension).alias("dimension"),
-                "from_value",
-                "to_value",
-                "customers",
-            )
-        )
-    return pl.concat([f.cast(MOVEMENTS_SCHEMA) for f in frames]).sort(
-        "scope", "scope_id", "dimension", "from_value", "to_value", nulls_last=False
     )

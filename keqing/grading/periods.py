@@ -7,37 +7,7 @@ from dataclasses import dataclass
 
 from keqing.calendar import workdays
 from keqing.clock import cutoff_for
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole months, clamped to the end of a shorter month (31 Mar - 1 month = 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    first = dt.date(year, month + 1, 1)
-    last = (add_months_first(first, 1) - dt.timedelta(days=1)).day
-    return first.replace(day=min(day.day, last))
-
-
-def add_months_first(first: dt.date, months: int) -> dt.date:
-    index = first.year * 12 + first.month - 1 + months
-    year, month = divmod(index, 12)
-    return dt.date(year, month + 1, 1)
-
-
-def month_end(day: dt.date) -> dt.date:
-    return add_months_first(month_start(day), 1) - dt.timedelta(days=1)
-
-
-def quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def quarter_end(day: dt.date) -> dt.date:
-    return add_months_first(quarter_start(day), 3) - dt.timedelta(days=1)
+from keqing.dates import add_months, month_end, month_start, quarter_end, quarter_start
 
 
 @dataclass(frozen=True)

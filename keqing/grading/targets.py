@@ -25,6 +25,7 @@ import polars as pl
 from keqing.grading.attainment import VisitFacts, active_owners, customer_standards, visit_facts, visit_stats
 from keqing.grading.grades import STRATEGY, TERMINAL, VIP
 from keqing.grading.periods import Periods
+from keqing.org import managers_of
 from keqing.rules import Rules
 
 REASONS = ("appointment", "frequency", "coverage", "vip_contact", "coverage")  # by priority code 0..4
@@ -63,7 +64,6 @@ ORPHANS_SCHEMA = {
     "institution": pl.String,
     "department": pl.String,
 }
-MANAGER_LEVELS = 5
 
 
 def due_today(
@@ -192,32 +192,6 @@ def visit_targets(
         .select(list(TARGETS_SCHEMA))
         .cast(TARGETS_SCHEMA)
     )
-
-
-def managers_of(staff: pl.DataFrame, staff_ids: pl.DataFrame) -> pl.DataFrame:
-    """The nearest active manager up the ``manager_id`` chain of each staff_id (null if there is none
-    within five levels): staff_id, manager_id."""
-    links = staff.select("staff_id", pl.col("manager_id").alias("next"))
-    active = staff.filter(pl.col("active").fill_null(True))["staff_id"].implode()
-    current = (
-        staff_ids.select("staff_id")
-        .unique()
-        .join(links, on="staff_id", how="left")
-        .select("staff_id", pl.col("next").alias("candidate"), pl.lit(None, dtype=pl.String).alias("manager_id"))
-    )
-    for _ in range(MANAGER_LEVELS):
-        current = current.with_columns(
-            pl.when(pl.col("candidate").is_in(active))
-            .then(pl.col("candidate"))
-            .otherwise(pl.col("manager_id"))
-            .alias("manager_id")
-        )
-        current = (
-            current.join(links.rename({"staff_id": "candidate"}), on="candidate", how="left")
-            .with_columns(pl.when(pl.col("manager_id").is_null()).then(pl.col("next")).alias("candidate"))
-            .drop("next")
-        )
-    return current.select("staff_id", "manager_id")
 
 
 def orphan_customers(due: pl.DataFrame, staff: pl.DataFrame) -> pl.DataFrame:

@@ -23,12 +23,12 @@ def parse_quarter(label: str) -> int:
     return int(year) * 4 + int(number) - 1
 
 
-def quarter_start(index: int) -> dt.date:
+def first_day(index: int) -> dt.date:
     return dt.date(index // 4, (index % 4) * 3 + 1, 1)
 
 
-def quarter_end(index: int) -> dt.date:
-    return quarter_start(index + 1) - dt.timedelta(days=1)
+def last_day(index: int) -> dt.date:
+    return first_day(index + 1) - dt.timedelta(days=1)
 
 
 def last_ended_quarter(cutoff: dt.date) -> int:

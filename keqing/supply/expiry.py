@@ -14,6 +14,7 @@ import datetime as dt
 
 import polars as pl
 
+from keqing.dates import month_start
 from keqing.rules import Rules
 from keqing.supply.supply import Coverage
 
@@ -24,11 +25,6 @@ EXPIRY_LIST_SCHEMA = {
     "expiry_date": pl.Date,
     "repurchased": pl.Boolean,
 }
-
-
-def month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months_ahead
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def list_months(run_date: dt.date) -> list[dt.date]:

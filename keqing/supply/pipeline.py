@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from keqing.clock import cutoff_for
+from keqing.dates import month_start
 from keqing.rules import Rules
 from keqing.supply.adherence import adherence
 from keqing.supply.callbacks import callback_assignments, callback_list, consult_calls
-from keqing.supply.expiry import expiry_list, expiry_targets, month_start
+from keqing.supply.expiry import expiry_list, expiry_targets
 from keqing.supply.frames import injective_seed
 from keqing.supply.home_visits import home_visit_plan
 from keqing.supply.supply import coverage, supply_state

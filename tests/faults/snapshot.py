@@ -11,7 +11,7 @@ without anything being wrong):
   and ``loyalty_accruals`` (one row per accrual, i.e. per attempt that reached the loyalty stage,
   with that attempt's watermarks); the ledger itself, ``points_ledger``, is compared;
 - surrogate keys drawn from a sequence: ``ingest_files.id``, ``quarantine.id``,
-  ``grade_movements.id``, ``expiry_targets.id``, ``callback_list.id``, ``points_ledger.entry_id``,
+  ``expiry_targets.id``, ``callback_list.id``, ``points_ledger.entry_id``,
   ``outbox.id``. A rolled-back transaction still uses up PostgreSQL sequence values, and a rerun
   replaces a date's rows with new ids; the rows are compared by everything else. References to an
   ingest file (``source_file_id`` in every feed table and the ledger, ``quarantine.file_id``) are
@@ -52,7 +52,6 @@ EXCLUDED_COLUMNS: dict[str, frozenset[str]] = {
     "ingest_files": frozenset({"id", "ingested_at"}),
     "inbox_paths": frozenset({"first_seen_at"}),
     "quarantine": frozenset({"id", "first_seen_at", "resolved_at"}),
-    "grade_movements": frozenset({"id"}),
     "expiry_targets": frozenset({"id"}),
     "callback_list": frozenset({"id"}),
     "points_ledger": frozenset({"entry_id", "posted_at"}),

@@ -1,4 +1,4 @@
-"""View builders (reports/builders.py): stage tables of a hand-seeded database -> one view per recipient, isolated."""
+"""View builders (tasks/views.py, reports/assemble.py): a hand-seeded database -> one isolated view per recipient."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import tasks.render
+import tasks.views
 from edges.db import get_engine, read_frame
 from keqing.generate import generate
 from keqing.rules import Rules
@@ -20,9 +21,9 @@ from models.grading import CustomerGrade, RepAttainment, VisitTarget
 from models.loyalty import QuarterClose, QuarterReward, ReorderReminder
 from models.supply import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
 from reports import views as rv
-from reports.builders import callback_views, home_visit_views, manager_views, rep_views
 from reports.render import render_bodies
-from reports.views import CallbackCall, GradeAttainment, GradeMovement, RankingEntry, RewardToDeliver, check_isolation
+from reports.views import CallbackCall, GradeAttainment, GradeChange, RankingEntry, RewardToDeliver, check_isolation
+from tasks.views import callback_views, home_visit_views, manager_views, rep_views
 
 D = dt.date(2026, 11, 23)  # a Monday: the ranking week is 16..22 November (5 working days)
 DAY = dt.timedelta(days=1)
@@ -750,7 +751,7 @@ def test_manager_views_on_a_monday(seeded):
         ("D", 2, 0, 0, 0.5, 1.0),
     ]
     assert m2.movements == [
-        GradeMovement(
+        GradeChange(
             customer_id="C2",
             customer_name="钱二主任",
             institution="市一医院",
@@ -760,7 +761,7 @@ def test_manager_views_on_a_monday(seeded):
             to_grade="B",
             changed_on=dt.date(2026, 11, 3),
         ),
-        GradeMovement(
+        GradeChange(
             customer_id="C1",
             customer_name="赵一医生",
             institution="市一医院",
@@ -770,7 +771,7 @@ def test_manager_views_on_a_monday(seeded):
             to_grade="A",
             changed_on=dt.date(2026, 11, 5),
         ),
-        GradeMovement(
+        GradeChange(
             customer_id="C4",
             customer_name="百姓药房",
             institution="百姓大药房",
@@ -817,7 +818,7 @@ def test_manager_views_on_other_days_have_no_ranking(seeded):
 
 
 def test_builders_are_registered_and_nobody_without_work_gets_a_view(seeded):
-    registered = tasks.render.VIEW_BUILDERS
+    registered = tasks.views.VIEW_BUILDERS
     assert registered == [rep_views, callback_views, home_visit_views, manager_views]
     views = tasks.render.build_staff_views.fn(seeded, RULES, D)
     assert sorted((v.kind, v.recipient.staff_id) for v in views) == [
@@ -887,25 +888,3 @@ def test_nightly_on_a_generated_inbox_emails_reps_and_callback_staff_their_own_r
         assert {nurse_of[r["patient_id"]] for r in rows} <= {staff_id}
         patients_seen += len(rows)
     assert customers_seen > 0 and patients_seen > 0
-
-
-def test_the_first_grading_of_the_database_is_not_a_movement_but_a_later_new_doctor_is():
-    import datetime as dt
-
-    import polars as pl
-
-    from reports.builders import grade_movements
-
-    history = pl.DataFrame(
-        {
-            "customer_id": ["D1", "D2", "D2", "D3"],
-            "grade": ["A", "C", "B", "D"],
-            "valid_from": [dt.date(2026, 11, 1), dt.date(2026, 11, 1), dt.date(2026, 11, 10), dt.date(2026, 11, 12)],
-        }
-    )
-    moved = grade_movements(history, dt.date(2026, 11, 20))
-    assert moved.select("customer_id", "to_grade", "changed_on").rows() == [
-        ("D2", "B", dt.date(2026, 11, 10)),  # C -> B
-        ("D3", "D", dt.date(2026, 11, 12)),  # a doctor graded for the first time after the first night
-    ]
-    assert moved["from_grade"].to_list()[0] == "C" and moved["from_grade"].to_list()[1] is None

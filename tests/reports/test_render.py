@@ -14,7 +14,7 @@ import pytest
 from reports.ops import ops_views
 from reports.render import environment, one_line, render_email, render_many, subject_for
 from reports.views import (
-    GradeMovement,
+    GradeChange,
     IsolationError,
     ManagerView,
     RankingEntry,
@@ -222,7 +222,7 @@ def _manager(run_date: dt.date) -> ManagerView:
         team_staff_ids=frozenset({"S001", "S002"}),
         team_attainment=[attainment("A", 0.95, 0.9), attainment("B", 0.7, 0.9)],
         movements=[
-            GradeMovement(
+            GradeChange(
                 customer_id="C1",
                 customer_name="赵医生",
                 institution="市一医院",

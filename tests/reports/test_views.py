@@ -9,7 +9,7 @@ import pytest
 
 from reports.views import (
     CallbackCall,
-    GradeMovement,
+    GradeChange,
     IsolationError,
     ManagerView,
     RankingEntry,
@@ -121,7 +121,7 @@ def test_isolation_refuses_a_row_of_another_staff_member_in_every_kind():
         check_isolation(callback_view([], expiry_list=[expiry("P1", "a", 3, staff_id="S004")]))
     with pytest.raises(IsolationError, match="S009"):
         check_isolation(home_visit_view([village("横畈村", [("P1", "a", "13812345678")], staff_id="S009")]))
-    movement = GradeMovement(
+    movement = GradeChange(
         customer_id="C1",
         customer_name="a",
         institution="i",

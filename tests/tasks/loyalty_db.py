@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from edges.db import upsert_frame
+from edges.db import is_postgres, read_frame, upsert_frame
 from models import FEED_MODELS, IngestFile, QuarantineRow
 
 ORDERS = FEED_MODELS["orders"].__table__
@@ -175,3 +175,16 @@ def rows_of(engine: Engine, sql: str) -> list[tuple]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text(sql)).all()
     return [tuple(v.isoformat() if isinstance(v, dt.date) else v for v in r) for r in rows]
+
+
+def read_balances(bind: Engine | Connection, quarter: str | None = None) -> pl.DataFrame:
+    """Points by quarter and terminal, summed from the ledger by the view ``points_balances``."""
+    query = sa.select(sa.text("quarter, customer_id, points, entries")).select_from(sa.table("points_balances"))
+    if quarter is not None:
+        query = query.where(sa.column("quarter") == quarter)
+    schema = {"quarter": pl.String(), "customer_id": pl.String(), "points": pl.Int64(), "entries": pl.Int64()}
+    query = query.order_by(sa.text("quarter, customer_id"))
+    if isinstance(bind, Engine) and not is_postgres(bind):
+        with bind.connect() as conn:  # not ADBC on SQLite: see edges.db.reading
+            return read_frame(conn, query, schema)
+    return read_frame(bind, query, schema)

@@ -47,10 +47,7 @@ def test_grades_history_and_lists_are_idempotent_per_run_date(settings):
     assert table(settings, "orphan_customers")[["customer_id", "former_staff_id", "manager_id"]].rows() == [
         ("O1", "S3", "M1")
     ]
-    movements = table(settings, "grade_movements", order_by="scope, scope_id, dimension, to_value")
-    assert movements.filter(pl.col("scope") == "office", pl.col("dimension") == "grade")[
-        ["from_value", "to_value", "customers"]
-    ].rows() == [(None, "A", 1), (None, "U", 2), (None, "V", 1)]
+    assert graded.summary["grade_movements_this_month"] == 0  # the database's first grading moves nobody
 
     # November's rx arrives: D2 becomes graded on 7 December, exactly one new row for it and D1 unchanged.
     with get_engine(settings.database_url).begin() as conn:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from edges.db import get_engine
 from keqing.loyalty.ledger import balances
 from keqing.rules import Rules
-from tasks.loyalty import accrue_points, close_quarters, read_balances, remind_reorders
-from tests.tasks.loyalty_db import Book, ledger, rows_of
+from tasks.loyalty import accrue_points, close_quarters, remind_reorders
+from tests.tasks.loyalty_db import Book, ledger, read_balances, rows_of
 
 D = dt.date
 RULES = Rules()

@@ -7,7 +7,6 @@ import datetime as dt
 import polars as pl
 
 from keqing.grading.history import HISTORY_SCHEMA, apply_changes, empty_history, grade_movements, history_changes
-from tests.keqing.grading.frames import customer, customers, staff
 
 D1, D2, D3 = dt.date(2026, 10, 15), dt.date(2026, 11, 3), dt.date(2026, 11, 10)
 
@@ -105,36 +104,36 @@ def test_rerun_of_an_older_date_splits_the_row_that_covered_it():
     assert rows(extended) == [("C1", earlier, D3, "A", "A1"), ("C1", D3, None, "B", "A2")]
 
 
-def test_movements_this_month_per_rep_and_office():
-    cust = customers(
-        customer("C1", owner="S1"),
-        customer("C2", owner="S1"),
-        customer("C3", owner="S2"),
-        customer("C4", owner="S2"),
-        customer("C5", owner="S2", office="OF2"),
-    )
-    people = staff(("S1", "rep", "M1", "GEN", True), ("S2", "rep", "M1", "GEN", True))
+def test_movements_this_month_one_row_per_change_with_its_date():
     history, _, _ = run(empty_history(), g(("C1", "A", "A1"), ("C3", "A", "A1"), ("C4", "A", "A1")), D1)
     history, _, _ = run(history, g(("C1", "B", "A2"), ("C2", "C", "B1"), ("C4", "B", "A2"), ("C5", "D", "C3")), D2)
-    history, _, _ = run(history, g(("C4", "A", "A1")), D3)  # C4 moved and came back: no net move this month
-    moves = grade_movements(history, cust, people, D3)
-    assert moves.rows() == [
-        # scope, scope_id, office, staff, dimension, from, to, customers
-        ("office", "OF1", "OF1", None, "grade", None, "C", 1),
-        ("office", "OF1", "OF1", None, "grade", "A", "B", 1),
-        ("office", "OF1", "OF1", None, "nine_box", None, "B1", 1),
-        ("office", "OF1", "OF1", None, "nine_box", "A1", "A2", 1),
-        ("office", "OF2", "OF2", None, "grade", None, "D", 1),
-        ("office", "OF2", "OF2", None, "nine_box", None, "C3", 1),
-        ("rep", "S1", "OF1", "S1", "grade", None, "C", 1),
-        ("rep", "S1", "OF1", "S1", "grade", "A", "B", 1),
-        ("rep", "S1", "OF1", "S1", "nine_box", None, "B1", 1),
-        ("rep", "S1", "OF1", "S1", "nine_box", "A1", "A2", 1),
-        ("rep", "S2", "OF1", "S2", "grade", None, "D", 1),
-        ("rep", "S2", "OF1", "S2", "nine_box", None, "C3", 1),
+    # C4 moves back; C3 changes its nine-box cell only, which is not a grade movement.
+    history, _, _ = run(history, g(("C4", "A", "A1"), ("C3", "A", "A2")), D3)
+    assert grade_movements(history, D3).rows() == [
+        # customer, from, to, changed_on
+        ("C1", "A", "B", D2),
+        ("C2", None, "C", D2),  # graded for the first time after the database's first grading: new
+        ("C4", "A", "B", D2),
+        ("C4", "B", "A", D3),
+        ("C5", None, "D", D2),
     ]
-    # On 15 October only the first grading of the month shows, all of it new.
-    october = grade_movements(history, cust, people, D1)
-    assert october.filter(scope="office", dimension="grade").rows() == [
-        ("office", "OF1", "OF1", None, "grade", None, "A", 3)
+    # On 15 October only the database's first grading exists: nobody moved.
+    assert grade_movements(history, D1).height == 0
+    # Movements dated after run_date are not known yet on it.
+    assert ("C4", "B", "A", D3) not in grade_movements(history, D2).rows()
+
+
+def test_the_first_grading_of_the_database_is_not_a_movement_but_a_later_new_doctor_is():
+    history = pl.DataFrame(
+        {
+            "customer_id": ["D1", "D2", "D2", "D3"],
+            "grade": ["A", "C", "B", "D"],
+            "valid_from": [dt.date(2026, 11, 1), dt.date(2026, 11, 1), dt.date(2026, 11, 10), dt.date(2026, 11, 12)],
+        }
+    )
+    moved = grade_movements(history, dt.date(2026, 11, 20))
+    assert moved.select("customer_id", "to_grade", "changed_on").rows() == [
+        ("D2", "B", dt.date(2026, 11, 10)),  # C -> B
+        ("D3", "D", dt.date(2026, 11, 12)),  # a doctor graded for the first time after the first night
     ]
+    assert moved["from_grade"].to_list()[0] == "C" and moved["from_grade"].to_list()[1] is None

@@ -7,7 +7,8 @@ import datetime as dt
 import polars as pl
 
 from keqing.grading.periods import Periods
-from keqing.grading.targets import due_today, managers_of, orphan_customers, visit_targets
+from keqing.grading.targets import due_today, orphan_customers, visit_targets
+from keqing.org import managers_of
 from keqing.rules import Rules, rules_from_mapping
 from tests.keqing.grading.frames import customer, customers, grades, staff, visit, visits
 

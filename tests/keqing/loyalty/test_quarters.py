@@ -8,14 +8,14 @@ import polars as pl
 import pytest
 
 from keqing.loyalty.quarters import (
+    first_day,
+    last_day,
     last_ended_quarter,
     parse_quarter,
-    quarter_end,
     quarter_index,
     quarter_index_expr,
     quarter_label,
     quarter_label_expr,
-    quarter_start,
 )
 
 
@@ -33,7 +33,7 @@ def test_quarter_of_a_day(day, label, start, end):
     index = quarter_index(day)
     assert quarter_label(index) == label
     assert parse_quarter(label) == index
-    assert (quarter_start(index), quarter_end(index)) == (start, end)
+    assert (first_day(index), last_day(index)) == (start, end)
 
 
 def test_quarter_after_q4_is_next_years_q1():

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keqing.dates import month_start
 from keqing.rules import Rules
 from keqing.supply import supply as S
 from keqing.supply.adherence import adherence
-from keqing.supply.expiry import expiry_list, month_start
+from keqing.supply.expiry import expiry_list
 from keqing.supply.supply import coverage, days_of_supply, supply_state
 from tests.keqing.supply.scenario import PRODUCTS, d, purchases
 
