@@ -2,8 +2,8 @@
 
 Upserts go through a staging table and one set-based ``INSERT .. SELECT .. ON CONFLICT`` per table;
 plain appends, and the first load of an empty table, go straight in. PostgreSQL writes with ``COPY``,
-SQLite with one ``executemany``. Reads of large
-tables go through ADBC straight into Arrow. Both dialects are first-class.
+SQLite with one ``executemany``. Reads of large tables go through ADBC straight into Arrow. Both
+dialects are first-class.
 """
 
 from __future__ import annotations
@@ -348,8 +348,7 @@ def _collect_batches(reader: Any) -> pl.DataFrame:
 
     Each chunk is copied out of the driver's batches as soon as it is full, so their memory goes back
     while reading. A frame made straight from the batches keeps every batch alive (Polars shares
-    their numbers rather than copying them). Reading the 11.8 M purchases of `large` from PostgreSQL
-    in a fresh process: 1.28 GB of RSS at the peak before, 0.89 GB this way.
+    their numbers rather than copying them); bench/results/large.md has the figures.
     """
     import pyarrow as pa
 
@@ -375,9 +374,8 @@ _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 def _sqlite_dates_as_day_numbers(query: sa.Select, schema: dict[str, pl.DataType]) -> sa.Select:
     """``query`` with the columns wanted as dates selected as days since 1970-01-01.
 
-    SQLite keeps dates as ISO text: reading them as strings and parsing them in Polars cost a third
-    of the memory of reading the 11.8 M purchases of `large` (RSS peak 2.57 GB before, 1.97 GB this
-    way, 0.88 GB with ``_collect_batches`` too).
+    SQLite keeps dates as ISO text: read as strings and parsed in Polars they cost a third of the
+    memory of a large read.
     """
     dates = {c.name for c in query.selected_columns if schema.get(c.name) == pl.Date}
     if not dates or len(query.column_descriptions) != len(query.selected_columns):

@@ -7,12 +7,12 @@ import datetime as dt
 from prefect import flow
 from prefect.utilities.annotations import quote
 
+from keqing.kinds import STAFF_KINDS
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks.deliver import deliver_pending, mark_for_resend
 from tasks.render import build_ops_views, build_staff_views, render_emails
 
-STAFF_KINDS = ["rep", "callback", "home_visit", "manager"]
 DELIVERY_COUNTS = ("sent", "written", "failed", "unknown", "deferred", "attempts", "connections")
 
 

@@ -33,7 +33,7 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     """Load the inbox's new files, master data first, keeping records dated up to run_date - 1.
 
     One chunk after the other, in this thread. Loading a chunk in a second thread while the next one
-    was read and validated (PostgreSQL, until 2026-11-22) hung a two-year `large` history for good:
+    was read and validated hung a two-year `large` history for good:
     Polars 2.1 deadlocks when two Python threads call it at once (one in ``to_pandas`` holding the
     GIL while waiting for its thread pool, a pool thread waiting for the GIL; see pola-rs/polars
     #27396 for the same family). Do not call Polars from two threads of one process.

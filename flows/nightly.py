@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 from prefect import flow
@@ -63,6 +64,16 @@ def stages_without_heartbeats() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def stage(summary: dict, name: str) -> Iterator[None]:
+    """A stage of the night: its seconds go to ``summary["stages"]`` (``keqing runs`` shows them); the
+    fault tests' failpoint ``stage:<name>:done`` (edges/failpoints.py) is checked when it has ended."""
+    started = time.perf_counter()
+    yield
+    summary.setdefault("stages", {})[name] = round(time.perf_counter() - started, 2)
+    failpoints.check(f"stage:{name}:done")
+
+
 @flow(name="nightly")
 def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = True, fan_out: bool = False) -> dict:
     """Build the morning lists for run_date (default: today in Asia/Shanghai) from records up to the day before.
@@ -80,29 +91,28 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
         run_id = start_run(settings, run_date, flow_run.get_id())
         summary: dict = {"run_date": run_date.isoformat()}
         try:
-            with held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
+            with stage(summary, "ingest"), held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
                 summary["ingest"] = ingest(settings, rules, run_date)
-            failpoints.check("stage:ingest:done")
-            summary["grading"] = grading(settings, rules, run_date)
-            failpoints.check("stage:grading:done")
-            summary["supply"] = supply(settings, rules, run_date)
-            failpoints.check("stage:supply:done")
-            summary["loyalty"] = loyalty(settings, rules, run_date)
-            failpoints.check("stage:loyalty:done")
+            with stage(summary, "grading"):
+                summary["grading"] = grading(settings, rules, run_date)
+            with stage(summary, "supply"):
+                summary["supply"] = supply(settings, rules, run_date)
+            with stage(summary, "loyalty"):
+                summary["loyalty"] = loyalty(settings, rules, run_date)
             if send and fan_out:
-                regional = fan_out_emails(settings, run_date, resend=resend)
+                with stage(summary, "deliver"):
+                    regional = fan_out_emails(settings, run_date, resend=resend)
                 summary["render"], summary["deliver"] = regional["render"], regional["deliver"]
                 summary["regions"] = regional["regions"]
-                failpoints.check("stage:deliver:done")
             elif send:
-                summary["render"] = render(settings, rules, run_date, resend=resend)
-                failpoints.check("stage:render:done")
-                summary["deliver"] = deliver(settings, run_date)
-                failpoints.check("stage:deliver:done")
+                with stage(summary, "render"):
+                    summary["render"] = render(settings, rules, run_date, resend=resend)
+                with stage(summary, "deliver"):
+                    summary["deliver"] = deliver(settings, run_date)
             if send:
                 # Last, so that ops read how the other emails went.
-                ops = ops_email(settings, rules, run_date, summary)
-                failpoints.check("stage:ops_email:done")
+                with stage(summary, "ops_email"):
+                    ops = ops_email(settings, rules, run_date, summary)
                 summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
                 summary["deliver"]["outbox"] = outbox_status(settings, run_date)
                 summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}

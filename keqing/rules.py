@@ -184,6 +184,7 @@ class IngestRules(_Section):
 
     alert_quarantine_share: Share = 0.05
     earliest_date: str = "2000-01-01"  # dates before this are quarantined as implausible
+    latest_days_ahead: PositiveInt = 366  # and dates more than this many days after the run date
 
 
 class Rules(_Section):

@@ -24,10 +24,10 @@ from sqlalchemy import CheckConstraint, Date, DateTime, Index, Integer, LargeBin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keqing.clock import utc_now
+from keqing.kinds import EMAIL_KINDS
 from models.base import Base
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "unknown")
-EMAIL_KINDS = ("rep", "callback", "home_visit", "manager", "ops")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -155,22 +155,10 @@ def mask_foreign_phones(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def visits_frame(view: RepView) -> pl.DataFrame:
-    return _frame(view.targets, VISITS)
-
-
 def callbacks_frame(view: CallbackView) -> pl.DataFrame:
     """Today's calls; the phone in full only where the recipient is the patient's assigned nurse."""
     frame = _frame(view.calls, CALLBACKS).with_columns(_recipient=pl.lit(view.recipient.staff_id, dtype=pl.String))
     return mask_foreign_phones(frame)
-
-
-def expiry_frame(view: CallbackView) -> pl.DataFrame:
-    return _frame(view.expiry_list, EXPIRY)
-
-
-def homevisits_frame(view: HomeVisitView) -> pl.DataFrame:
-    return _frame(view.visits, HOMEVISITS)
 
 
 @dataclass(frozen=True)
@@ -231,11 +219,6 @@ def attachment_frames_many(views: Sequence[View]) -> list[list[tuple[str, pl.Dat
 def attachments_many(views: Sequence[View]) -> list[list[tuple[str, bytes]]]:
     """The CSV files of many views' emails, in view order (see ``attachment_frames_many``)."""
     return [[(name, write_csv_bytes(frame)) for name, frame in files] for files in attachment_frames_many(views)]
-
-
-def attachment_frames(view: View) -> list[tuple[str, pl.DataFrame]]:
-    """(file name, frame) of each list the view's email attaches, ready to write."""
-    return attachment_frames_many([view])[0]
 
 
 def attachments(view: View) -> list[tuple[str, bytes]]:

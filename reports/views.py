@@ -21,7 +21,7 @@ import polars as pl
 
 from keqing.clock import cutoff_for
 
-EmailKind = Literal["rep", "callback", "home_visit", "manager", "ops"]
+EmailKind = Literal["rep", "callback", "home_visit", "manager", "ops"]  # keqing.kinds.EMAIL_KINDS
 
 # Contract section 5 reason codes, in Chinese for the recipients.
 VISIT_REASONS: dict[str, str] = {

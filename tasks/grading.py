@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from edges.db import frame_schema, get_engine, insert_frame, read_frame, upsert_frame
+from edges.db import get_engine, insert_frame, read_table, upsert_frame
 from keqing.clock import cutoff_for
 from keqing.dates import add_months, month_start
 from keqing.grading import (
@@ -79,10 +79,6 @@ class Graded:
     summary: dict = field(default_factory=dict)
 
 
-def _select(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, dict[str, pl.DataType]]:
-    return f"SELECT {', '.join(columns)} FROM {table.name}", frame_schema(table, columns)
-
-
 @keqing_task(**IO_RETRIES)
 def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> GradingInputs:
     """Read master data, the rx window, the VIP window of orders and the visits to customers."""
@@ -96,20 +92,32 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
     if isinstance(newest, str):  # SQLite returns the aggregate as text
         newest = dt.date.fromisoformat(newest)
     first = month_start(newest, 1 - rules.grading.months) if newest else run_date
-    rx_cols = ("month", "customer_id", "product_code", "our_rx", "market_rx")
-    sql, schema = _select(rx_table, rx_cols)
-    rx = read_frame(engine, f"{sql} WHERE month >= '{first.isoformat()}' AND month < '{month_start(run_date)}'", schema)
+    rx_t, orders_t, visits_t = rx_table, orders_table, Visit.__table__
+    customers_t, staff_t = Customer.__table__, Staff.__table__
+    rx = read_table(
+        engine,
+        sa.select(rx_t.c.month, rx_t.c.customer_id, rx_t.c.product_code, rx_t.c.our_rx, rx_t.c.market_rx).where(
+            rx_t.c.month >= first, rx_t.c.month < month_start(run_date)
+        ),
+    )
     vip_since = add_months(cutoff, -rules.grading.vip_months)
-    sql, schema = _select(orders_table, ("customer_id", "amount", "order_date", "kind"))
-    orders = read_frame(engine, f"{sql} WHERE order_date > '{vip_since}' AND order_date <= '{cutoff}'", schema)
-    sql, schema = _select(Visit.__table__, VISIT_COLUMNS)
+    orders = read_table(
+        engine,
+        sa.select(orders_t.c.customer_id, orders_t.c.amount, orders_t.c.order_date, orders_t.c.kind).where(
+            orders_t.c.order_date > vip_since, orders_t.c.order_date <= cutoff
+        ),
+    )
     since = Periods.for_run(run_date).visits_since(rules.visits.lookback_months)
-    where = f"target_type = 'customer' AND visit_at >= '{since}' AND visit_at < '{run_date}'"
-    visits = read_frame(engine, f"{sql} WHERE {where}", schema)
-    sql, schema = _select(Customer.__table__, CUSTOMER_COLUMNS)
-    customers = read_frame(engine, sql, schema)
-    sql, schema = _select(Staff.__table__, STAFF_COLUMNS)
-    staff = read_frame(engine, sql, schema)
+    visits = read_table(
+        engine,
+        sa.select(*(visits_t.c[name] for name in VISIT_COLUMNS)).where(
+            visits_t.c.target_type == "customer",
+            visits_t.c.visit_at >= dt.datetime.combine(since, dt.time()),
+            visits_t.c.visit_at < dt.datetime.combine(run_date, dt.time()),
+        ),
+    )
+    customers = read_table(engine, sa.select(*(customers_t.c[name] for name in CUSTOMER_COLUMNS)))
+    staff = read_table(engine, sa.select(*(staff_t.c[name] for name in STAFF_COLUMNS)))
     run_logger().info(
         "grading inputs: %d customers, %d staff, %d rx rows, %d orders, %d customer visits",
         customers.height,
@@ -123,8 +131,7 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
 
 def _read_history(conn: Connection) -> pl.DataFrame:
     table = CustomerGrade.__table__
-    sql, schema = _select(table, tuple(HISTORY_SCHEMA))
-    return read_frame(conn, sql, schema).cast(HISTORY_SCHEMA)
+    return read_table(conn, sa.select(*(table.c[name] for name in HISTORY_SCHEMA))).cast(HISTORY_SCHEMA)
 
 
 def _delete_keys(conn: Connection, deletes: pl.DataFrame) -> None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from edges import outbox
 from edges.db import frame_schema, get_engine, read_frame
+from keqing.kinds import STAFF_KINDS
 from keqing.regions import staff_by_region, staff_regions
 from keqing.rules import Rules
 from keqing.settings import Settings
@@ -121,5 +122,5 @@ def build_ops_views(settings: Settings, rules: Rules, run_date: dt.date, summary
         for row in sorted(staff, key=lambda r: r.staff_id)
         if row.role == "ops" and row.active is not False and row.email
     ]
-    problems = outbox.problems(engine, run_date, kinds=["rep", "callback", "home_visit", "manager"])
+    problems = outbox.problems(engine, run_date, kinds=STAFF_KINDS)
     return list(ops_views(summary, rules, run_date, recipients, problems, names))

@@ -17,23 +17,20 @@ from edges.db import get_engine, insert_frame, is_postgres, read_frame, read_tab
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.settings import Settings
-from keqing.supply.callbacks import CALL_CHANNELS
+from keqing.supply.callbacks import CALL_CHANNELS, consult_lookback_days
 from keqing.supply.expiry import list_months
 from keqing.supply.pipeline import SupplyInputs, SupplyResults, build
 from models import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan, PatientSupply
 from models.feeds import Consult, Patient, Product, Purchase, Staff, Visit
 from tasks import IO_RETRIES, keqing_task, run_logger
 
-# Consults older than this cannot be in a callback window any more (3 days, stretched to a working day).
-CONSULT_LOOKBACK_DAYS = 40
-
 
 @keqing_task(**IO_RETRIES)
-def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
+def read_supply_inputs(settings: Settings, rules: Rules, run_date: dt.date) -> SupplyInputs:
     """The stage's inputs, each filtered by the cutoff (run_date - 1) in the database already."""
     # Through the engine: ADBC into Arrow on both databases (edges.db.read_frame; on SQLite only
     # while no pysqlite connection of this process is open, see edges.db._adbc_usable).
-    inputs = _read_inputs(get_engine(settings.database_url), run_date)
+    inputs = _read_inputs(get_engine(settings.database_url), rules, run_date)
     run_logger().info(
         "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d patients called, %d consults",
         inputs.purchases.height,
@@ -46,7 +43,7 @@ def read_supply_inputs(settings: Settings, run_date: dt.date) -> SupplyInputs:
     return inputs
 
 
-def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
+def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> SupplyInputs:
     cutoff = cutoff_for(run_date)
     day_start = dt.datetime.combine(run_date, dt.time())  # datetimes before this are dated <= cutoff
     p, pr, pt, s, v, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Visit, Consult))
@@ -90,7 +87,8 @@ def _read_inputs(bind: Engine | Connection, run_date: dt.date) -> SupplyInputs:
         consults=read_table(
             bind,
             sa.select(c.c.consult_id, c.c.received_at, c.c.came_in, c.c.purchased, c.c.office_code, c.c.staff_id).where(
-                c.c.received_at >= day_start - dt.timedelta(days=CONSULT_LOOKBACK_DAYS), c.c.received_at < day_start
+                c.c.received_at >= day_start - dt.timedelta(days=consult_lookback_days(rules)),
+                c.c.received_at < day_start,
             ),
         ),
     )

@@ -21,7 +21,6 @@ from keqing.clock import cutoff_for
 from keqing.dates import add_months, month_start
 from keqing.rules import Rules
 
-DOCTOR_GRADES = ("A", "B", "C", "D")
 UNGRADED, NONPRESCRIBER, VIP, TERMINAL = "U", "N", "V", "T"
 STRATEGY = {"A": "防御", "B": "进攻", "C": "维持", "D": "观察"}
 

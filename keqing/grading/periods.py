@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from keqing.calendar import workdays
 from keqing.clock import cutoff_for
-from keqing.dates import add_months, month_end, month_start, quarter_end, quarter_start
+from keqing.dates import add_months, month_end, month_start, quarter_start
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,8 @@ class Periods:
     run_date: dt.date
     cutoff: dt.date
     plan_month_start: dt.date
-    plan_month_end: dt.date
     plan_quarter_start: dt.date
-    plan_quarter_end: dt.date
     report_month_start: dt.date
-    report_month_end: dt.date
     report_quarter_start: dt.date
     is_workday: bool  # run_date is a field working day
     workdays_left: int  # field working days from run_date to the end of its month, run_date included
@@ -46,11 +43,8 @@ class Periods:
             run_date=run_date,
             cutoff=cutoff,
             plan_month_start=month_start(run_date),
-            plan_month_end=plan_end,
             plan_quarter_start=quarter_start(run_date),
-            plan_quarter_end=quarter_end(run_date),
             report_month_start=month_start(cutoff),
-            report_month_end=month_end(cutoff),
             report_quarter_start=quarter_start(cutoff),
             is_workday=bool(days_left) and days_left[0] == run_date,
             workdays_left=len(days_left),

@@ -18,11 +18,11 @@ import polars as pl
 
 from keqing.feeds import FEEDS, Feed
 from keqing.ingest.normalise import ROW
+from keqing.ingest.reader import Problem, RawFile
 
 FILE = "_file_id"
 LINE = "_line"
 QID = "_qid"
-BOOKKEEPING = (ROW, FILE, LINE, QID)
 
 REFERENCE_REASONS = {
     "offices": "unknown_office",
@@ -62,7 +62,7 @@ REASON_TEXT = {
     "bad_value": "not one of the allowed values",
     "out_of_range": "the number is out of the allowed range",
     "too_long": "the value is longer than the column allows (ids 64 characters, e-mails 254, text 1,000)",
-    "implausible_date": "the date is before 2000 or more than a year ahead",
+    "implausible_date": "an implausible date (before ingest.earliest_date or over ingest.latest_days_ahead days ahead)",
     "bad_phone": "not a mainland mobile (1[3-9] and 9 digits) or landline (0AA(A)-NNNNNNN(N))",
     "bad_email": "not an e-mail address",
     "bad_codes": "more than two product codes, or an empty one",
@@ -204,3 +204,71 @@ def assemble_quarantine(rows: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFram
 def latest_per_key(valid: pl.DataFrame, feed: Feed) -> pl.DataFrame:
     """One row per key: the latest file wins, and within a file the later line."""
     return valid.sort([FILE, LINE]).unique(subset=list(feed.key), keep="last", maintain_order=True)
+
+
+# --- structural problems and waiting rows ----------------------------------------------------
+
+
+PROBLEM_SCHEMA = {
+    FILE: pl.Int64,
+    LINE: pl.Int64,
+    "column": pl.String,
+    "reason": pl.String,
+    "message": pl.String,
+    "raw": pl.Object,
+}
+
+
+def problem_frame(file_id: int, problems: list[Problem]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            FILE: [file_id] * len(problems),
+            LINE: [p.line for p in problems],
+            "column": [p.column for p in problems],
+            "reason": [p.reason for p in problems],
+            "message": [p.message for p in problems],
+            "raw": [p.raw for p in problems],
+        },
+        schema=PROBLEM_SCHEMA,
+    )
+
+
+def waiting_schema(feed: str) -> dict[str, pl.DataType]:
+    """Waiting rows as a batch takes them: quarantine id, file, line and the feed's text cells."""
+    return {QID: pl.Int64, FILE: pl.Int64, LINE: pl.Int64, **{c: pl.String for c in FEEDS[feed].column_names}}
+
+
+def rejected_file_problems(file_id: int, raw: RawFile) -> pl.DataFrame:
+    """A rejected file: every data line is quarantined with the file's reason (or one entry at line 1)."""
+    message = raw.messages[-1]
+    if raw.rows_read == 0:
+        return problem_frame(
+            file_id,
+            [Problem(1, raw.rejected_column, raw.rejected_reason, f"line 1: {message}", {"_text": raw.header_line})],
+        )
+    return problem_frame(
+        file_id,
+        [
+            Problem(
+                line,
+                raw.rejected_column,
+                raw.rejected_reason,
+                f"line {line}: {message}",
+                {"_header": raw.header_line, "_text": text},
+            )
+            for line, text in raw.rejected_lines
+        ],
+    )
+
+
+def waiting_frame(feed: str, found: list[tuple[int, int, int, dict[str, str | None]]]) -> pl.DataFrame:
+    """Rows waiting in quarantine, (id, file_id, line, raw cells) each, as text rows of the batch."""
+    columns = FEEDS[feed].column_names
+    data: dict[str, list] = {QID: [], FILE: [], LINE: [], **{c: [] for c in columns}}
+    for qid, file_id, line, raw in found:
+        data[QID].append(qid)
+        data[FILE].append(file_id)
+        data[LINE].append(line)
+        for c in columns:
+            data[c].append(raw.get(c))
+    return pl.DataFrame(data, schema=waiting_schema(feed))

@@ -23,8 +23,6 @@ import polars as pl
 from keqing.rules import Rules
 from keqing.supply.frames import injective_seed, key, position_in_runs
 
-STAFF_SCHEMA = {"staff_id": pl.String, "role": pl.String, "office_code": pl.String, "active": pl.Boolean}
-
 
 def staff_pool(staff: pl.DataFrame, role: str) -> pl.DataFrame:
     """Active staff with ``role``: staff_id, office_code."""

@@ -65,6 +65,9 @@ PATIENTS_SCHEMA = {
     "township": pl.String,
 }
 CALL_CHANNELS = ("phone", "home")
+# A consult's window ends on its due date, or on the first working day after it when that is a day
+# off: a generous bound on that stretch (the longest runs of days off are about nine days).
+WINDOW_STRETCH_DAYS = 31
 
 # One call per patient (or consult) and day, with what the email shows.
 CALL_COLUMNS = {
@@ -238,6 +241,11 @@ def greeting_calls(
     ).sort("patient_id")
 
 
+def consult_lookback_days(rules: Rules) -> int:
+    """Days back from the run date beyond which no consult can still be in its callback window."""
+    return rules.callbacks.consult_within_days + WINDOW_STRETCH_DAYS
+
+
 def consult_calls(consults: pl.DataFrame, run_date: dt.date, rules: Rules) -> pl.DataFrame:
     """Consults to call back on ``run_date``: not come in, not purchased, within their window.
 
@@ -249,7 +257,7 @@ def consult_calls(consults: pl.DataFrame, run_date: dt.date, rules: Rules) -> pl
         (pl.col("received_date") <= cutoff_for(run_date))
         & ~pl.col("came_in").fill_null(False)
         & ~pl.col("purchased").fill_null(False)
-        & (pl.col("received_date") >= run_date - dt.timedelta(days=within + 31))
+        & (pl.col("received_date") >= run_date - dt.timedelta(days=consult_lookback_days(rules)))
     )
     deadlines = sorted({d + dt.timedelta(days=within) for d in open_["received_date"].unique().to_list()})
     window_end = {d: next_workday(d, after=False) for d in deadlines}  # a handful of dates

@@ -29,8 +29,8 @@ PURCHASES_SCHEMA = {
     "boxes": pl.Int64,
     "purchase_date": pl.Date,
 }
-# Purchases per part of the coverage computation: at `large` (11.8 M purchases), parts of 2 M rows
-# raised the stage's memory by 0.73 GB, of 1 M by 0.56, of 500,000 by 0.42 (and ran fastest), of 250,000 by 0.35.
+# Purchases per part of the coverage computation: memory follows the part, and this size ran fastest
+# at `large` (bench/results/large.md has the measurements).
 PART_ROWS = 500_000
 _PART_SEED = 5
 _DAY_BITS = 16  # the day inside the hashed sort key: 65,536 days (179 years) of history

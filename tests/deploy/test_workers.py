@@ -36,7 +36,6 @@ BIN = Path(sys.executable).parent
 DAY = dt.date(2026, 8, 6)  # the undisturbed night
 NEXT = DAY + dt.timedelta(days=1)  # the night whose 华东 run is killed
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-STAFF_KINDS = ("rep", "callback", "home_visit", "manager")
 WAIT = 240.0  # seconds, for any one flow run; the failure message has the logs' tails
 
 

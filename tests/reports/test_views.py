@@ -194,3 +194,13 @@ def test_rows_from_frame_builds_dataclasses_from_same_named_columns():
         due_date=RUN_DATE,
     )
     assert [(c.patient_id, c.reason, c.assigned_staff_id) for c in calls] == [("P1", "lapsed", "S002")]
+
+
+def test_the_view_kinds_are_the_email_kinds_of_the_outbox():
+    from typing import get_args
+
+    from keqing.kinds import EMAIL_KINDS
+    from reports.views import CallbackView, EmailKind, HomeVisitView, ManagerView, OpsView, RepView
+
+    assert get_args(EmailKind) == EMAIL_KINDS
+    assert tuple(v.kind for v in (RepView, CallbackView, HomeVisitView, ManagerView, OpsView)) == EMAIL_KINDS

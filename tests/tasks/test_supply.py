@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from edges.db import frame_schema, get_engine, read_frame
 from keqing.clock import cutoff_for
-from keqing.rules import Rules
+from keqing.rules import Rules, rules_from_mapping
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
 from models import CallbackEntry, ExpiryEntry, ExpiryTarget, PatientSupply
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
@@ -76,7 +76,7 @@ def _seed(settings) -> None:
 
 def test_read_keeps_only_records_dated_up_to_the_cutoff(settings):
     _seed(settings)
-    inputs = read_supply_inputs.fn(settings, RUN)
+    inputs = read_supply_inputs.fn(settings, Rules(), RUN)
     assert sorted(inputs.purchases["purchase_date"].to_list()) == [
         dt.date(2026, 10, 1),
         dt.date(2026, 11, 16),
@@ -93,11 +93,35 @@ def test_read_keeps_only_records_dated_up_to_the_cutoff(settings):
     assert inputs.patients.sort("patient_id")["informed"].to_list() == [True, False]
 
 
+def test_consults_are_read_as_far_back_as_the_consult_rule_reaches(settings):
+    _seed(settings)
+    old = {"name": "郑和", "phone": "13500000000", "came_in": False, "purchased": False, "office_code": "OF1"}
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(Consult.__table__),
+            [
+                {**old, "consult_id": "OLD40", "received_at": dt.datetime(2026, 10, 8, 9), "source_file_id": 1,
+                 "source_line": 90},
+                {**old, "consult_id": "OLD80", "received_at": dt.datetime(2026, 8, 29, 9), "source_file_id": 1,
+                 "source_line": 91},
+            ],
+        )  # fmt: skip
+    # Default: answered within 3 days, windows stretched at most 31 days: 34 days back from 17 November.
+    assert read_supply_inputs.fn(settings, Rules(), RUN).consults["consult_id"].to_list() == ["C1"]
+    # Within 60 days: 91 days back, so the consult of 29 August (80 days) is still read.
+    wide = rules_from_mapping({"callbacks": {"consult_within_days": 60}})
+    assert sorted(read_supply_inputs.fn(settings, wide, RUN).consults["consult_id"].to_list()) == [
+        "C1",
+        "OLD40",
+        "OLD80",
+    ]
+
+
 def test_the_contacts_query_equals_contact_history_over_the_visit_rows(settings):
     _seed(settings)
     visits = _table(settings, Visit, ["visit_id"]).select(list(VISITS_SCHEMA))
     expected = contact_history(visits, cutoff_for(RUN)).sort("patient_id")
-    assert read_supply_inputs.fn(settings, RUN).contacts.sort("patient_id").equals(expected)
+    assert read_supply_inputs.fn(settings, Rules(), RUN).contacts.sort("patient_id").equals(expected)
     assert expected.schema == pl.Schema(CONTACTS_SCHEMA)
 
 
@@ -111,7 +135,7 @@ def _table(settings, model, order_by: list[str]) -> pl.DataFrame:
 def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
     _seed(settings)
     for _ in range(2):
-        results = compute_supply.fn(read_supply_inputs.fn(settings, RUN), Rules(), RUN)
+        results = compute_supply.fn(read_supply_inputs.fn(settings, Rules(), RUN), Rules(), RUN)
         written = write_supply.fn(settings, results, RUN)
     assert written == {
         "patient_supply": 2,
@@ -151,7 +175,7 @@ def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings
     _seed(settings)
     for run_date in (RUN, RUN + dt.timedelta(days=1)):
         write_supply.fn(
-            settings, compute_supply.fn(read_supply_inputs.fn(settings, run_date), Rules(), run_date), run_date
+            settings, compute_supply.fn(read_supply_inputs.fn(settings, Rules(), run_date), Rules(), run_date), run_date
         )
     calls = _table(settings, CallbackEntry, ["run_date", "staff_id", "position"])
     # 11-18 (cutoff 11-17): P1's call completed on 11-17 at 08:00 now counts, so P1 is done; P2's 5 boxes
