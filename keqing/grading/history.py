@@ -141,7 +141,7 @@ def grade_movements(history: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
     newly graded. ``history``: customer_id, valid_from, grade (rows after run_date are ignored).
     """
     known = history.filter(pl.col("valid_from") <= run_date)
-    first_grading = known["valid_from"].min()
+    first_grading = known["valid_from"].min() if known.height else run_date
     return (
         known.sort("customer_id", "valid_from")
         .with_columns(from_grade=pl.col("grade").shift(1).over("customer_id"))

@@ -291,11 +291,11 @@ def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(se
 
 
 def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, monkeypatch):
-    import tasks.ingest
+    import tasks.ingest.load
 
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("planner statistics are PostgreSQL's")
-    monkeypatch.setattr(tasks.ingest, "ANALYZE_AFTER_ROWS", 2)  # a "big" load of two rows or more
+    monkeypatch.setattr(tasks.ingest.load, "ANALYZE_AFTER_ROWS", 2)  # a "big" load of two rows or more
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
     write(settings, "2026-11-01/purchases.csv", PURCHASES)
