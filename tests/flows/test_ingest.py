@@ -303,7 +303,7 @@ def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, mon
     stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname").is_in(["patients", "purchases", "offices"]))
     analyzed = dict(stats.select("relname", pl.col("analyze_count")).rows())
     assert analyzed == {"patients": 1, "purchases": 1, "offices": 1}
-    monkeypatch.setattr(tasks.ingest, "ANALYZE_AFTER_ROWS", 3)  # the correction below is one row: no ANALYZE
+    monkeypatch.setattr(tasks.ingest.load, "ANALYZE_AFTER_ROWS", 3)  # the correction below is one row: no ANALYZE
     write(
         settings,
         "2026-11-02/purchases.csv",
