@@ -32,9 +32,12 @@ def adherence(cov: Coverage, cutoff: dt.date, rules: Rules) -> pl.DataFrame:
     per_group = (
         cov.rows.select("gid", "is_last", overlap.cum_sum().alias("_cum"), (end - start + 1).alias("_span"))
         .filter("is_last")
-        .select(
-            "gid",
-            ((pl.col("_cum") - pl.col("_cum").shift(1).fill_null(0)) / pl.col("_span")).alias("pdc"),
-        )
+        .select("gid", (pl.col("_cum") - pl.col("_cum").shift(1).fill_null(0)).alias("_covered"), "_span")
     )
-    return per_group.with_columns((pl.col("pdc") < rules.adherence.pdc_threshold).alias("low_adherence"))
+    # Rounded, and the threshold compared in whole days: Polars may divide by a constant column as a
+    # multiplication by its reciprocal, one ulp off the division, so the same days could give two PDCs.
+    return per_group.select(
+        "gid",
+        (pl.col("_covered") / pl.col("_span")).round(12).alias("pdc"),
+        (pl.col("_covered") < rules.adherence.pdc_threshold * pl.col("_span")).alias("low_adherence"),
+    )
