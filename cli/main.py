@@ -10,11 +10,14 @@ from typing import Annotated
 
 import typer
 
+from cli.prefect import app as prefect_app
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="keqing 客情: the nightly lists for reps and nurses."
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+app.add_typer(prefect_app, name="prefect")
 
 
 def _prefect_defaults() -> None:

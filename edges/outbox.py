@@ -65,6 +65,34 @@ def upsert_rendered(conn: Connection, rows: list[dict], chunk: int = 500) -> Non
         conn.execute(stmt, batch)
 
 
+def upsert_alerts(conn: Connection, rows: list[dict]) -> None:
+    """Insert rendered ops alerts (``rows`` as for ``upsert_rendered``), one statement.
+
+    An alert's ``message_id`` names the flow run it is about: the same alert again (an automation
+    firing twice, the alert flow rerun) changes nothing once it went out, while an alert about
+    another flow run of the same date and kind (a rerun that failed too) replaces the row and is
+    sent, as new.
+    """
+    if not rows:
+        return
+    now = utc_now()
+    fresh = {"status": "pending", "attempts": 0, "resends": 0, "rendered_at": now, "updated_at": now}
+    stmt = dialect_insert(conn, T)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[T.c.run_date, T.c.staff_id, T.c.kind],
+        set_={
+            **{c: excluded[c] for c in ("recipient", "subject", "message_id", "message", "size")},
+            **{c: excluded[c] for c in ("status", "attempts", "rendered_at", "updated_at")},
+            "transport": None,
+            "last_error": None,
+            "sent_at": None,
+        },
+        where=sa.or_(T.c.message_id != excluded.message_id, T.c.status == "pending"),
+    )
+    conn.execute(stmt, [{**r, "size": len(r["message"]), **fresh} for r in rows])
+
+
 def sweep_interrupted(engine: Engine, run_date: dt.date, staff_ids: Sequence[str] | None = None) -> int:
     """Rows a crashed sender left ``sending``: ``unknown`` over SMTP (the server may have the message),
     ``pending`` again for the file outbox (rewriting the same file is harmless). Returns the count.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     # the regional deployment's own queue. And how long the nightly run waits for the regions.
     region_queues: dict[str, str] = Field(default_factory=dict)
     region_wait_seconds: float = Field(default=4 * 3600, gt=0)
+    # `keqing prefect setup`: ops are alerted when a nightly run is not Completed by this time of the
+    # nightly schedule's time zone (Asia/Shanghai), e.g. KEQING_ALERT_DEADLINE=07:00.
+    alert_deadline: dt.time = dt.time(6, 30)
 
     @field_validator("smtp_host", "smtp_user", "mail_from", mode="before")
     @classmethod

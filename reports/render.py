@@ -45,6 +45,8 @@ from reports.views import (
     CALLBACK_REASONS,
     STRATEGY_HINTS,
     VISIT_REASONS,
+    AlertFailedView,
+    AlertLateView,
     CallbackView,
     HomeVisitView,
     ManagerView,
@@ -62,7 +64,15 @@ POLICY = SMTP  # CRLF line ends, RFC 2047 headers
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 ROLES = {"rep": "代表", "callback": "回访员", "home_visit": "家访员", "manager": "经理", "ops": "运营"}
 DELIVERY_STATUSES = {"failed": "失败", "unknown": "状态不明", "pending": "待重试", "sending": "发送中"}
-TITLES = {"rep": "拜访清单", "callback": "回访清单", "home_visit": "家访清单", "manager": "团队日报", "ops": "运行报告"}
+TITLES = {
+    "rep": "拜访清单",
+    "callback": "回访清单",
+    "home_visit": "家访清单",
+    "manager": "团队日报",
+    "ops": "运行报告",
+    "alert_failed": "运行告警",
+    "alert_late": "运行告警",
+}
 
 
 def autoescape_for(name: str | None) -> bool:
@@ -140,6 +150,10 @@ def subject_for(view: View) -> str:
     elif isinstance(view, OpsView):
         state = "成功" if view.run_status == "succeeded" else "失败"
         what = f"夜间运行{state}" + (f"，{len(view.alerts)} 条告警" if view.alerts else "")
+    elif isinstance(view, AlertFailedView):
+        what = f"告警：夜间运行 {view.state}"
+    elif isinstance(view, AlertLateView):
+        what = f"告警：夜间运行到 {view.deadline} 仍未完成（{view.state}）"
     else:  # pragma: no cover - every view kind is above
         what = TITLES.get(view.kind, view.kind)
     return one_line(f"[客情] {day} {what}")
@@ -271,8 +285,10 @@ def render_email(
     mail_from: str | None = None,
     now: dt.datetime | None = None,
     files: list[tuple[str, bytes]] | None = None,
+    message_id: str | None = None,
 ) -> RenderedEmail:
-    """The complete message for one view (isolation checked first).
+    """The complete message for one view (isolation checked first). ``message_id``: a fixed Message-ID
+    (``<local@domain>``) instead of a fresh one, for messages whose identity the caller decides.
 
     multipart/mixed [ multipart/alternative [ text/plain, text/html (or multipart/related [ text/html,
     image/png ]) ], text/csv ... ]; without attachments the alternative part is the message.
@@ -290,7 +306,7 @@ def render_email(
 
     msg = EmailMessage(policy=POLICY)
     subject = subject_for(view)
-    message_id = make_msgid(f"{view.kind}.{view.run_date:%Y%m%d}", domain=domain)
+    message_id = message_id or make_msgid(f"{view.kind}.{view.run_date:%Y%m%d}", domain=domain)
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = recipient_address(view)

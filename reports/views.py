@@ -21,7 +21,9 @@ import polars as pl
 
 from keqing.clock import cutoff_for
 
-EmailKind = Literal["rep", "callback", "home_visit", "manager", "ops"]  # keqing.kinds.EMAIL_KINDS
+EmailKind = Literal[
+    "rep", "callback", "home_visit", "manager", "ops", "alert_failed", "alert_late"
+]  # keqing.kinds.EMAIL_KINDS
 
 # Contract section 5 reason codes, in Chinese for the recipients.
 VISIT_REASONS: dict[str, str] = {
@@ -432,7 +434,35 @@ class OpsView(View):
     alerts: list[str] = field(default_factory=list)
 
 
-AnyView = RepView | CallbackView | HomeVisitView | ManagerView | OpsView
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertView(View):
+    """An ops alert about one nightly flow run, sent by the ``ops-alert`` flow that a Prefect automation
+    starts (flows/alert.py). Only Prefect's facts about the run: no personal data."""
+
+    flow_run_id: str
+    flow_run_name: str
+    state: str  # the run's state name when the alert was built, e.g. Crashed, Running, Late
+    state_message: str = ""
+    deadline: str = ""  # alert_late: when the run should have completed, e.g. 06:30 Asia/Shanghai
+    started: str = ""  # the run's start (or scheduled start), Shanghai time, e.g. 2026-11-24 01:30
+    ui_url: str = ""  # the run's page in the Prefect UI, when known
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertFailedView(AlertView):
+    """A nightly run entered Failed, Crashed or TimedOut."""
+
+    kind: ClassVar[EmailKind] = "alert_failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertLateView(AlertView):
+    """A nightly run not Completed by the deadline (hung, crashed unseen, failed, or never started)."""
+
+    kind: ClassVar[EmailKind] = "alert_late"
+
+
+AnyView = RepView | CallbackView | HomeVisitView | ManagerView | OpsView | AlertFailedView | AlertLateView
 
 
 # --- isolation -------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ def test_entrypoint_imports_to_a_flow(deployment):
     assert isinstance(getattr(module, name), Flow)
 
 
-# Deployments without a schedule of their own: only the nightly run starts them (fan-out).
-TRIGGERED_BY_NIGHTLY = {"regional-emails"}
+# Deployments without a schedule of their own: only the nightly run starts them (fan-out), or only
+# the automations of `keqing prefect setup` (the ops alert).
+TRIGGERED_BY_NIGHTLY = {"regional-emails", "ops-alert"}
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
@@ -37,10 +38,13 @@ def test_every_deployment_has_a_shanghai_schedule_tags_and_a_pool(deployment):
     assert deployment["work_pool"]["name"] == "keqing"
 
 
-def test_the_deployments_are_the_nightly_run_and_its_regional_children():
+def test_the_deployments_are_the_nightly_run_its_regional_children_and_the_ops_alert():
+    from flows.alert import ops_alert
     from flows.regional import REGIONAL_DEPLOYMENT, regional_emails
 
-    assert [d["name"] for d in DEPLOYMENTS] == ["nightly", "regional-emails"]
+    assert [d["name"] for d in DEPLOYMENTS] == ["nightly", "regional-emails", "ops-alert"]
+    alert = DEPLOYMENTS[2]
+    assert (ops_alert.name, alert["work_pool"]["work_queue_name"]) == ("ops-alert", "alerts")
     regional = next(d for d in DEPLOYMENTS if d["name"] == "regional-emails")
     assert f"{regional_emails.name}/{regional['name']}" == REGIONAL_DEPLOYMENT
 
@@ -53,6 +57,10 @@ def test_parameters_are_only_dates_and_flags():
     # The region's name (an offices.region value, not personal data) picks the regional run's staff.
     assert set(regional_emails.parameters.properties) == {"run_date", "region", "resend"}
     assert regional_emails.parameters.required == ["run_date", "region"]
+    # The alert gets Prefect's id and name of the run it is about (the automation fills them in).
+    from flows.alert import ops_alert
+
+    assert set(ops_alert.parameters.properties) == {"kind", "flow_run_id", "flow_run_name", "deadline"}
     for deployment in DEPLOYMENTS:
         assert set(deployment.get("parameters") or {}) <= {"run_date", "resend", "send", "fan_out"}
 

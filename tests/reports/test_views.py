@@ -200,7 +200,17 @@ def test_the_view_kinds_are_the_email_kinds_of_the_outbox():
     from typing import get_args
 
     from keqing.kinds import EMAIL_KINDS
-    from reports.views import CallbackView, EmailKind, HomeVisitView, ManagerView, OpsView, RepView
+    from reports.views import (
+        AlertFailedView,
+        AlertLateView,
+        CallbackView,
+        EmailKind,
+        HomeVisitView,
+        ManagerView,
+        OpsView,
+        RepView,
+    )
 
     assert get_args(EmailKind) == EMAIL_KINDS
-    assert tuple(v.kind for v in (RepView, CallbackView, HomeVisitView, ManagerView, OpsView)) == EMAIL_KINDS
+    views = (RepView, CallbackView, HomeVisitView, ManagerView, OpsView, AlertFailedView, AlertLateView)
+    assert tuple(v.kind for v in views) == EMAIL_KINDS
