@@ -221,6 +221,8 @@ def _context(view: View, attachment_names: list[str]) -> dict[str, Any]:
         "soon_days": view.expiring_within_days if isinstance(view, CallbackView) else 0,
         "soon_shown": EXPIRING_SHOWN,
         "expiry_csv": next((n for n in attachment_names if n.startswith("expiry_")), None),
+        "movements_csv": next((n for n in attachment_names if n.startswith("gradechanges_")), None),
+        "ranking_csv": next((n for n in attachment_names if n.startswith("ranking_")), None),
         "movements_shown": MOVEMENTS_SHOWN,
         "coverage_chart": charts.coverage_chart,
         "colours": {"monthly": charts.MONTHLY, "quarterly": charts.QUARTERLY, "standard": charts.STANDARD},

@@ -429,6 +429,14 @@ class ManagerView(View):
         """The weekly ranking is in Monday's email only (contract section 5)."""
         return self.run_date.weekday() == 0 and bool(self.ranking)
 
+    def ranking_in_body(self, top: int = 10, bottom: int = 5) -> tuple[list[RankingEntry], int, list[RankingEntry]]:
+        """(the first ``top``, how many are left out, the last ``bottom``) of the ranking: all of it
+        when it has at most ``top + bottom`` people. A large team's ranking would outgrow the email;
+        the whole ranking is the CSV attachment."""
+        if len(self.ranking) <= top + bottom:
+            return list(self.ranking), 0, []
+        return self.ranking[:top], len(self.ranking) - top - bottom, self.ranking[-bottom:]
+
     def owned(self) -> Iterator[tuple[str, str]]:
         for m in self.movements:
             yield m.owner_staff_id, m.customer_id

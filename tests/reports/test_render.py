@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import re
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 import polars as pl
 import pytest
 
+from reports.attachments import parse_csv
 from reports.ops import ops_views
 from reports.render import environment, one_line, render_email, render_many, subject_for
 from reports.views import (
@@ -257,7 +259,12 @@ def test_manager_email_has_attainment_movements_an_html_chart_and_the_monday_ran
     rendered = render_email(_manager(MONDAY))
     msg, html, text, files = parse(rendered.message)
     assert rendered.subject == "[客情] 2026-11-23 团队日报与每周排行榜"
-    assert [p.get_content_type() for p in msg.walk()] == ["multipart/alternative", "text/plain", "text/html"]
+    assert [p.get_content_type() for p in msg.walk()][:4] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
     assert "各级别覆盖率与标准" in html and "<img" not in html  # the chart is HTML, no image part
     assert "A 级" in html and "C 级" in html  # grades by their Chinese label, movements too
     for body in (html, text):
@@ -265,7 +272,50 @@ def test_manager_email_has_attainment_movements_an_html_chart_and_the_monday_ran
         assert "每周排行榜" in body and "2026-11-16 至 2026-11-22" in body
         assert body.index("李娜") < body.index("张伟", body.rindex("每周排行榜"))
         assert "95%" in body
-    assert files == {}
+    assert sorted(files) == ["gradechanges_2026-11.csv", "ranking_2026-11-23.csv"]
+    ranking = parse_csv(files["ranking_2026-11-23.csv"])
+    assert ranking.select("rank", "staff_id", "completed", "planned").rows() == [
+        ("1", "S002", "190", "200"),
+        ("2", "S001", "48", "60"),
+    ]
+    changes = parse_csv(files["gradechanges_2026-11.csv"])
+    assert changes.select("customer_id", "from_grade", "to_grade", "from_grade_zh", "to_grade_zh").rows() == [
+        ("C1", "C", "A", "C 级", "A 级")
+    ]
+
+
+def test_a_large_teams_ranking_shows_the_top_10_and_last_5_and_the_rest_is_in_the_csv():
+    people = [f"S{i:03d}" for i in range(1, 31)]
+    view = dataclasses.replace(
+        _manager(MONDAY),
+        team_staff_ids=frozenset(people),
+        movements=[],
+        ranking=[
+            RankingEntry(rank=i, staff_id=s, staff_name=f"员工{i:02d}", role="rep", completed=60 - i, planned=60)
+            for i, s in enumerate(people, start=1)
+        ],
+    )
+    first, left_out, last = view.ranking_in_body()
+    assert ([r.rank for r in first], left_out, [r.rank for r in last]) == (list(range(1, 11)), 15, [26, 27, 28, 29, 30])
+    _, html, text, files = parse(render_email(view).message)
+    for body in (html, text):
+        assert "员工10" in body and "员工11" not in body and "员工25" not in body and "员工26" in body
+        assert "中间 15 人见附件 ranking_2026-11-23.csv" in body
+    assert parse_csv(files["ranking_2026-11-23.csv"]).height == 30
+    assert sorted(files) == ["ranking_2026-11-23.csv"]  # no movements, no movements file
+
+
+def test_more_than_50_grade_movements_show_the_first_50_and_the_count_of_the_rest():
+    base = _manager(RUN_DATE)
+    moves = [
+        dataclasses.replace(base.movements[0], customer_id=f"C{i:03d}", customer_name=f"医生{i:03d}") for i in range(53)
+    ]
+    view = dataclasses.replace(base, movements=moves)
+    _, html, text, files = parse(render_email(view).message)
+    for body in (html, text):
+        assert "医生049" in body and "医生050" not in body
+        assert "另有 3 条级别变动未列出，全部 53 条见附件 gradechanges_2026-11.csv" in body
+    assert parse_csv(files["gradechanges_2026-11.csv"]).height == 53
 
 
 def test_manager_email_on_a_tuesday_has_no_ranking():
