@@ -69,6 +69,7 @@ TITLES = {"rep": "拜访清单", "callback": "回访清单", "home_visit": "家�
 WARN_REASONS = ("overdue", "expiring", "lapsed")  # callback reasons shown in red
 EXPIRING_SHOWN = 20  # expiry list entries in the callback body (the whole list is in the CSV)
 MOVEMENTS_SHOWN = 50  # grade movements in the manager body (the count of the rest is given)
+OPS_LISTED = 20  # rejected files, ignored files and delivery problems listed in the ops body
 
 
 def autoescape_for(name: str | None) -> bool:
@@ -224,6 +225,7 @@ def _context(view: View, attachment_names: list[str]) -> dict[str, Any]:
         "movements_csv": next((n for n in attachment_names if n.startswith("gradechanges_")), None),
         "ranking_csv": next((n for n in attachment_names if n.startswith("ranking_")), None),
         "movements_shown": MOVEMENTS_SHOWN,
+        "listed": OPS_LISTED,
         "coverage_chart": charts.coverage_chart,
         "colours": {"monthly": charts.MONTHLY, "quarterly": charts.QUARTERLY, "standard": charts.STANDARD},
         "grade_legend": grade_legend,

@@ -475,3 +475,22 @@ def test_the_callback_body_lists_at_most_20_of_the_soon_expiring_and_points_to_t
         assert "25 人" in body and "最早的 20 人" in body
         assert sum(body.count(f"患者{i:02d}") for i in range(25)) == 20
     assert files["expiry_2026-11.csv"].decode("utf-8-sig").count("患者") == 25  # the whole list
+
+
+def test_a_night_where_every_email_failed_still_gives_a_short_ops_email():
+    from keqing.rules import Rules
+    from reports import samples
+
+    summary = samples.ops_summary(RUN_DATE)
+    summary["ingest"]["files_ignored"] = [f"notes_{i}.docx" for i in range(300)]
+    problems = [
+        {"staff_id": f"S{i:04d}", "kind": "rep", "status": "failed", "last_error": "550 5.1.1 mailbox unavailable"}
+        for i in range(2000)
+    ]
+    (view,) = ops_views(summary, Rules(), RUN_DATE, [recipient("S900", "运营")], problems, {})
+    _, html, text, _ = parse(render_email(view).message)
+    for body in (html, text):
+        assert "S0019" in body and "S0020" not in body  # the first 20 problems
+        assert "另有 1980 封未列出" in body
+        assert "notes_19.docx" in body and "notes_20.docx" not in body and "等 300 个" in body
+    assert len(html.encode()) < 30_000
