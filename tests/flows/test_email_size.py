@@ -46,6 +46,6 @@ def test_every_html_part_of_a_medium_night_is_under_100_kb(settings):
     for name, size in sizes.items():
         kind = name.rsplit("-", 1)[0]
         largest[kind] = max(largest.get(kind, 0), size)
-    assert set(largest) == set(EMAIL_KINDS) - {"home_visit"} or set(largest) == set(EMAIL_KINDS)
+    assert set(largest) == set(EMAIL_KINDS)
     assert len(sizes) > 300
     assert {name: size for name, size in sizes.items() if size >= LIMIT} == {}, f"largest per kind: {largest}"
