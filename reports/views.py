@@ -58,7 +58,7 @@ STRATEGY_HINTS: dict[str, str] = {
     "D": "利用等待时间或院内会覆盖",
     "U": "了解科室病人量和用药习惯，补齐处方数据以便分级",
     "N": "保持联系，争取进药、库存和采购上的支持",
-    "VIP": "每月至少拜访一次，跟进订货和积分奖励",
+    "VIP": "每月至少联系一次，跟进订货和积分奖励",
     "T": "每季度至少电话联系一次，了解进货需要",
 }
 # What each grade code is, for the reader: (label, one-line meaning). Order = the emails' order.
