@@ -55,6 +55,7 @@ from reports.views import (
     feed_label,
     grade_label,
     grade_legend,
+    quarantine_reason_label,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -116,6 +117,7 @@ def environment(path: str = str(TEMPLATES)) -> Environment:
         grade=grade_label,
         tel=tel_uri,
         feed=feed_label,
+        quarantine_reason=quarantine_reason_label,
     )
     return env
 

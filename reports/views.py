@@ -102,6 +102,49 @@ FEED_LABELS: dict[str, str] = {
     "rx_monthly": "月处方量",
 }
 
+# Quarantine reason codes (keqing.ingest.batch.REASON_TEXT) in Chinese, for the ops email.
+QUARANTINE_REASONS: dict[str, str] = {
+    "bad_encoding": "编码无法识别（非 UTF-8 或 GB18030）",
+    "unbalanced_quote": "引号未闭合",
+    "bad_quoting": "引号用法错误",
+    "bad_header": "表头无法读取",
+    "wrong_field_count": "列数与表头不符",
+    "missing_column": "缺少必需的列",
+    "empty_file": "空文件（没有表头）",
+    "not_text": "不是文本文件",
+    "bad_workbook": "Excel 文件无法读取",
+    "bad_date": "日期格式错误",
+    "bad_datetime": "日期时间格式错误",
+    "bad_month": "月份格式错误",
+    "bad_bool": "是/否值错误",
+    "bad_number": "不是数字",
+    "phone_lost_digits": "电话号码被 Excel 改成科学计数法",
+    "missing_value": "必填值为空",
+    "bad_value": "不是允许的取值",
+    "out_of_range": "数值超出范围",
+    "too_long": "内容过长",
+    "implausible_date": "日期不合理",
+    "bad_phone": "电话号码格式错误",
+    "bad_email": "邮箱格式错误",
+    "bad_codes": "产品编码有误",
+    "duplicate_id": "同一编号在文件中重复且内容不同",
+    "after_cutoff": "日期不早于运行日，等待以后运行",
+    "unknown_office": "办事处未知，等待主数据",
+    "unknown_staff": "员工未知，等待主数据",
+    "unknown_product": "产品未知，等待主数据",
+    "unknown_customer": "客户未知，等待主数据",
+    "unknown_patient": "患者未知，等待主数据",
+    "unknown_target": "拜访对象未知，等待主数据",
+    "wrong_role": "员工岗位不符",
+    "not_a_terminal": "订单只能是第三终端客户",
+    "not_a_doctor": "处方数据只能是处方医生",
+}
+
+
+def quarantine_reason_label(code: str) -> str:
+    """A quarantine reason in Chinese with its code, which ops needs to look it up: ``日期格式错误（bad_date）``."""
+    return f"{QUARANTINE_REASONS[code]}（{code}）" if code in QUARANTINE_REASONS else code
+
 
 def feed_label(feed: str) -> str:
     """A feed in Chinese with its file name prefix, which ops needs to find the files: ``患者（patients）``."""

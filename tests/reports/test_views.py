@@ -261,3 +261,12 @@ def test_expiring_soon_is_not_repurchased_and_within_the_window_from_run_date_in
     edge = [dataclasses.replace(expiry("P7", "第七天", 1), expiry_date=dt.date(2026, 12, 1))]
     edge.append(dataclasses.replace(expiry("P8", "第八天", 1), expiry_date=dt.date(2026, 12, 2)))
     assert [e.patient_id for e in callback_view([], expiry_list=edge).expiring_soon()] == ["P7"]
+
+
+def test_every_quarantine_reason_code_has_a_chinese_label_for_the_ops_email():
+    from keqing.ingest.batch import REASON_TEXT
+    from reports.views import QUARANTINE_REASONS, quarantine_reason_label
+
+    assert set(QUARANTINE_REASONS) == set(REASON_TEXT)
+    assert quarantine_reason_label("bad_date") == "日期格式错误（bad_date）"
+    assert quarantine_reason_label("something_new") == "something_new"  # a new code still shows
