@@ -67,8 +67,9 @@ lock: venv
 	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
-# Optional (Debian, as root): headless Chromium and a CJK font, for the email screenshots
-# (`make screenshots`, and the slow screenshot test, which is skipped without /usr/bin/chromium).
+# Debian, as root: headless Chromium and a CJK font, for the email screenshots (`make screenshots`)
+# and the slow phone-width and screenshot tests (skipped without Chromium, except in CI: .ci/run runs
+# this target when Chromium or the font is missing).
 chromium:
 	apt-get update && apt-get install -y chromium fonts-noto-cjk
 

@@ -150,6 +150,7 @@ def assemble_callback_views(
     products: pl.DataFrame,
     expiry: pl.DataFrame,
     targets: pl.DataFrame,
+    expiring_within_days: int = 7,
 ) -> list[v.CallbackView]:
     """One CallbackView per active callback nurse with calls today or entries on the month's expiry list.
 
@@ -219,6 +220,7 @@ def assemble_callback_views(
             expiry_list=by_e.get(sid, []),
             must_keep=by_t[sid]["must_keep"][0] if sid in by_t else 0,
             target=by_t[sid]["target"][0] if sid in by_t else 0,
+            expiring_within_days=expiring_within_days,
         )
         for sid in sorted(set(by_c) | set(by_e))
     ]

@@ -20,8 +20,10 @@ from reports.views import (
     VISIT_REASONS,
     CallbackView,
     HomeVisitView,
+    ManagerView,
     RepView,
     View,
+    grade_label,
 )
 
 # The contract's first columns, in order (section 5).
@@ -140,6 +142,30 @@ HOMEVISITS: Spec = {
     "modal_boxes": (_attr("modal_boxes"), INT),
 }
 
+# Manager lists, whole (the body shows the first 50 movements and the ranking's top 10 and last 5).
+GRADE_CHANGES: Spec = {
+    "customer_id": (_attr("customer_id"), STR),
+    "customer_name": (_attr("customer_name"), STR),
+    "institution": (_attr("institution"), STR),
+    "owner_staff_id": (_attr("owner_staff_id"), STR),
+    "owner_name": (_attr("owner_name"), STR),
+    "from_grade": (_attr("from_grade"), STR),
+    "to_grade": (_attr("to_grade"), STR),
+    "changed_on": (_attr("changed_on"), DATE),
+    "from_grade_zh": (lambda m: grade_label(m.from_grade) if m.from_grade else "新", STR),
+    "to_grade_zh": (lambda m: grade_label(m.to_grade), STR),
+}
+RANKING: Spec = {
+    "rank": (_attr("rank"), INT),
+    "staff_id": (_attr("staff_id"), STR),
+    "staff_name": (_attr("staff_name"), STR),
+    "role": (_attr("role"), STR),
+    "completed": (_attr("completed"), INT),
+    "planned": (_attr("planned"), INT),
+    "attainment": (_attr("attainment"), pl.Float64()),
+    "coverage": (_attr("coverage"), pl.Float64()),
+}
+
 
 def _frame(rows: Sequence[Any], spec: Spec) -> pl.DataFrame:
     """Columns built from row objects by getter, with an explicit dtype (so empty lists keep a schema)."""
@@ -183,11 +209,23 @@ LISTS = (
     _List(
         lambda v: isinstance(v, HomeVisitView), lambda v: f"homevisits_{v.run_date}.csv", lambda v: v.visits, HOMEVISITS
     ),
+    _List(
+        lambda v: isinstance(v, ManagerView) and bool(v.movements),
+        lambda v: f"gradechanges_{v.run_date:%Y-%m}.csv",
+        lambda v: v.movements,
+        GRADE_CHANGES,
+    ),
+    _List(
+        lambda v: isinstance(v, ManagerView) and v.shows_ranking,
+        lambda v: f"ranking_{v.run_date}.csv",
+        lambda v: v.ranking,
+        RANKING,
+    ),
 )
 
 
 def attachment_frames_many(views: Sequence[View]) -> list[list[tuple[str, pl.DataFrame]]]:
-    """(file name, frame) of each list every view's email attaches (none for managers and ops).
+    """(file name, frame) of each list every view's email attaches (none for ops).
 
     Each kind of list is one frame for all the views: masked and made inert once, then split by view.
     """

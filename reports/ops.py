@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from keqing.rules import Rules
-from reports.views import DeliveryProblem, FeedLine, FileProblem, OpsView, Recipient
+from reports.views import DeliveryProblem, FeedLine, FileProblem, OpsView, Recipient, feed_label
 
 EMAIL_COUNTS = ("rendered", "sent", "written", "failed", "unknown", "deferred")
 
@@ -45,7 +45,9 @@ def ops_alerts(summary: Mapping, rules: Rules) -> list[str]:
         read = f.get("rows_read", 0)
         if read and f.get("quarantined", 0) / read > threshold:
             share, limit = f["quarantined"] / read, f"{threshold * 100:g}%"
-            alerts.append(f"{feed}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {limit}）")
+            alerts.append(
+                f"{feed_label(feed)}：{share:.1%} 的数据行被隔离（{f['quarantined']:,}/{read:,}，阈值 {limit}）"
+            )
     bad = (summary.get("render") or {}).get("bad_addresses") or []
     if bad:
         alerts.append(f"{len(bad)} 位员工的邮箱地址无效，未生成邮件：{'、'.join(bad)}")

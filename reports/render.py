@@ -39,8 +39,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from keqing import clock
 from keqing.clock import SHANGHAI
+from reports import charts
 from reports.attachments import attachments, attachments_many, mask_phone
-from reports.charts import coverage_chart
 from reports.views import (
     CALLBACK_REASONS,
     STRATEGY_HINTS,
@@ -54,6 +54,10 @@ from reports.views import (
     RepView,
     View,
     check_isolation,
+    feed_label,
+    grade_label,
+    grade_legend,
+    quarantine_reason_label,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -73,6 +77,10 @@ TITLES = {
     "alert_failed": "运行告警",
     "alert_late": "运行告警",
 }
+WARN_REASONS = ("overdue", "expiring", "lapsed")  # callback reasons shown in red
+EXPIRING_SHOWN = 20  # expiry list entries in the callback body (the whole list is in the CSV)
+MOVEMENTS_SHOWN = 50  # grade movements in the manager body (the count of the rest is given)
+OPS_LISTED = 20  # rejected files, ignored files and delivery problems listed in the ops body
 
 
 def autoescape_for(name: str | None) -> bool:
@@ -86,6 +94,16 @@ def _pct(value: float | None) -> str:
 
 def _date(value: dt.date | None) -> str:
     return "—" if value is None else value.isoformat()
+
+
+_NOT_DIALLED = re.compile(r"[^0-9+]")
+
+
+def tel_uri(phone: str) -> str:
+    """The number of a ``tel:`` link: digits (and a leading +) only, so spaces, dashes and any
+    stray text of a phone cell cannot break the link."""
+    digits = _NOT_DIALLED.sub("", phone)
+    return digits[:1] + digits[1:].replace("+", "")
 
 
 @lru_cache(maxsize=4)
@@ -106,6 +124,10 @@ def environment(path: str = str(TEMPLATES)) -> Environment:
         callback_reason=lambda code: CALLBACK_REASONS.get(code, code),
         role=lambda code: ROLES.get(code, code),
         delivery_status=lambda code: DELIVERY_STATUSES.get(code, code),
+        grade=grade_label,
+        tel=tel_uri,
+        feed=feed_label,
+        quarantine_reason=quarantine_reason_label,
     )
     return env
 
@@ -191,7 +213,7 @@ def mail_from_address(mail_from: str | None) -> Address:
     return Address(display_name=one_line(name or "客情"), addr_spec=addr or DEFAULT_FROM)
 
 
-def _context(view: View, attachment_names: list[str], chart_cid: str | None) -> dict[str, Any]:
+def _context(view: View, attachment_names: list[str]) -> dict[str, Any]:
     recipient_id = view.recipient.staff_id
     full_phones = isinstance(view, CallbackView)
 
@@ -209,18 +231,28 @@ def _context(view: View, attachment_names: list[str], chart_cid: str | None) -> 
         "title": TITLES[view.kind],
         "subject": subject_for(view),
         "attachment_names": attachment_names,
-        "chart_cid": chart_cid,
         "phone_for": phone_for,
         "strategy_hints": STRATEGY_HINTS,
         "overdue_calls": overdue,
+        "warn_reasons": WARN_REASONS,
+        "soon_days": view.expiring_within_days if isinstance(view, CallbackView) else 0,
+        "soon_shown": EXPIRING_SHOWN,
+        "expiry_csv": next((n for n in attachment_names if n.startswith("expiry_")), None),
+        "movements_csv": next((n for n in attachment_names if n.startswith("gradechanges_")), None),
+        "ranking_csv": next((n for n in attachment_names if n.startswith("ranking_")), None),
+        "movements_shown": MOVEMENTS_SHOWN,
+        "listed": OPS_LISTED,
+        "coverage_chart": charts.coverage_chart,
+        "colours": {"monthly": charts.MONTHLY, "quarterly": charts.QUARTERLY, "standard": charts.STANDARD},
+        "grade_legend": grade_legend,
     }
 
 
-def render_bodies(view: View, attachment_names: Sequence[str] = (), chart_cid: str | None = None) -> tuple[str, str]:
+def render_bodies(view: View, attachment_names: Sequence[str] = ()) -> tuple[str, str]:
     """(HTML with inline CSS, plain text) of the view's email."""
     check_isolation(view)
     env = environment()
-    ctx = _context(view, list(attachment_names), chart_cid)
+    ctx = _context(view, list(attachment_names))
     html = env.get_template(f"{view.kind}.html").render(ctx)
     text = env.get_template(f"{view.kind}.txt").render(ctx)
     return _compact(_inliner().inline(html)), text
@@ -251,17 +283,15 @@ def _set(part: MIMEPart, name: str, value: str) -> None:
     part[name] = _ascii_line(name, value)
 
 
-def _base64_part(content_type: str, data: bytes, *, filename: str | None = None, cid: str | None = None) -> MIMEPart:
+def _base64_part(content_type: str, data: bytes, *, filename: str | None = None) -> MIMEPart:
     """A leaf part, base64-encoded in C (``set_content`` does it line by line in Python)."""
     part = _part()
     _set(part, "Content-Type", content_type)
     _set(part, "Content-Transfer-Encoding", "base64")
-    if cid is not None:
-        _set(part, "Content-ID", f"<{cid}>")
     if filename is not None:
         if not re.fullmatch(r"[\w.-]+", filename, re.ASCII):
             raise ValueError(f"attachment names are plain ASCII: {filename!r}")
-        _set(part, "Content-Disposition", f'{"inline" if cid else "attachment"}; filename="{filename}"')
+        _set(part, "Content-Disposition", f'attachment; filename="{filename}"')
     part.set_payload(base64.encodebytes(data).decode("ascii"))
     return part
 
@@ -290,19 +320,15 @@ def render_email(
     """The complete message for one view (isolation checked first). ``message_id``: a fixed Message-ID
     (``<local@domain>``) instead of a fresh one, for messages whose identity the caller decides.
 
-    multipart/mixed [ multipart/alternative [ text/plain, text/html (or multipart/related [ text/html,
-    image/png ]) ], text/csv ... ]; without attachments the alternative part is the message.
+    multipart/mixed [ multipart/alternative [ text/plain, text/html ], text/csv ... ]; without
+    attachments the alternative part is the message. The manager's chart is HTML (``reports.charts``),
+    not an image.
     """
     check_isolation(view)
     sender = mail_from_address(mail_from)
     domain = sender.domain or "localhost"
     files = attachments(view) if files is None else files
-    chart: bytes | None = None
-    chart_cid: str | None = None
-    if isinstance(view, ManagerView) and view.team_attainment:
-        chart = coverage_chart(view.team_attainment)
-        chart_cid = make_msgid("chart", domain=domain)[1:-1]
-    html, text = render_bodies(view, [name for name, _ in files], chart_cid)
+    html, text = render_bodies(view, [name for name, _ in files])
 
     msg = EmailMessage(policy=POLICY)
     subject = subject_for(view)
@@ -318,11 +344,7 @@ def render_email(
     _raw(msg, "MIME-Version", "1.0")
 
     token = "keqing-" + message_id[1:-1].split("@")[0].replace(".", "")
-    html_part = _text_part(html, "html")
-    if chart is not None and chart_cid is not None:
-        image = _base64_part("image/png", chart, filename="coverage.png", cid=chart_cid)
-        html_part = _multipart(_part(), "related", [html_part, image], f"{token}-r")
-    body = [_text_part(text, "plain"), html_part]
+    body = [_text_part(text, "plain"), _text_part(html, "html")]
     if files:
         alternative = _multipart(_part(), "alternative", body, f"{token}-a")
         csvs = [_base64_part('text/csv; charset="utf-8"', data, filename=name) for name, data in files]

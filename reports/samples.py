@@ -274,7 +274,7 @@ def ops_summary(run_date: dt.date) -> dict:
             "rows_duplicate": 8,
             "rows_released": 40,
             "rows_waiting": 120,
-            "quarantined_by_reason": {"unknown_reference": 520, "bad_phone": 224, "bad_date": 112},
+            "quarantined_by_reason": {"unknown_patient": 520, "bad_phone": 224, "bad_date": 112},
             "feeds": {
                 "purchases": {
                     "files": 3,

@@ -13,7 +13,7 @@ and its recipient.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, Literal, TypeVar
 
@@ -48,6 +48,7 @@ STRATEGIES: dict[str, str] = {
     "B": "进攻",
     "C": "维持",
     "D": "观察",
+    "U": "摸底",  # ungraded doctors: find out potential and support first
     "N": "关系维护",  # non-prescribers (院办, 药剂科, 库管, 采购 ...)
     "VIP": "重点维护",  # VIP terminals
     "T": "定期联系",  # other terminals
@@ -57,7 +58,101 @@ STRATEGY_HINTS: dict[str, str] = {
     "B": "探询治疗关注点，传递核心信息，取得可衡量的承诺",
     "C": "提醒并鼓励持续使用，传递产品新信息",
     "D": "利用等待时间或院内会覆盖",
+    "U": "了解科室病人量和用药习惯，补齐处方数据以便分级",
+    "N": "保持联系，争取进药、库存和采购上的支持",
+    "VIP": "每月至少联系一次，跟进订货和积分奖励",
+    "T": "每季度至少电话联系一次，了解进货需要",
 }
+# What each grade code is, for the reader: (label, one-line meaning). Order = the emails' order.
+GRADES: dict[str, tuple[str, str]] = {
+    "A": ("A 级", "高潜力、高支持的处方医生"),
+    "B": ("B 级", "高潜力、低支持的处方医生"),
+    "C": ("C 级", "低潜力、高支持的处方医生"),
+    "D": ("D 级", "低潜力、低支持的处方医生"),
+    "U": ("未分级", "近 3 个月还没有处方数据的医生，潜力和支持未知"),
+    "N": ("非处方", "院办、药剂科、库管、采购等不开处方的客户"),
+    "VIP": ("VIP 终端", "本办事处近 12 个月订货额前 20% 的终端"),
+    "T": ("普通终端", "其他药店、卫生院和卫生室"),
+}
+
+
+def grade_label(grade: str) -> str:
+    """The grade as the reader sees it (``未分级`` for U); an unknown code as it is."""
+    return GRADES.get(grade, (grade, ""))[0]
+
+
+def grade_legend(grades: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
+    """(code, label, meaning, strategy, strategy hint) of each known grade among ``grades``, in GRADES order."""
+    present = set(grades)
+    return [
+        (code, label, meaning, STRATEGIES[code], STRATEGY_HINTS[code])
+        for code, (label, meaning) in GRADES.items()
+        if code in present
+    ]
+
+
+FEED_LABELS: dict[str, str] = {
+    "offices": "办事处",
+    "staff": "员工",
+    "products": "产品",
+    "customers": "客户",
+    "patients": "患者",
+    "purchases": "购药记录",
+    "visits": "拜访记录",
+    "consults": "咨询记录",
+    "orders": "终端订单",
+    "rx_monthly": "月处方量",
+}
+
+# Quarantine reason codes (keqing.ingest.batch.REASON_TEXT) in Chinese, for the ops email.
+QUARANTINE_REASONS: dict[str, str] = {
+    "bad_encoding": "编码无法识别（非 UTF-8 或 GB18030）",
+    "unbalanced_quote": "引号未闭合",
+    "bad_quoting": "引号用法错误",
+    "bad_header": "表头无法读取",
+    "wrong_field_count": "列数与表头不符",
+    "missing_column": "缺少必需的列",
+    "empty_file": "空文件（没有表头）",
+    "not_text": "不是文本文件",
+    "bad_workbook": "Excel 文件无法读取",
+    "bad_date": "日期格式错误",
+    "bad_datetime": "日期时间格式错误",
+    "bad_month": "月份格式错误",
+    "bad_bool": "是/否值错误",
+    "bad_number": "不是数字",
+    "phone_lost_digits": "电话号码被 Excel 改成科学计数法",
+    "missing_value": "必填值为空",
+    "bad_value": "不是允许的取值",
+    "out_of_range": "数值超出范围",
+    "too_long": "内容过长",
+    "implausible_date": "日期不合理",
+    "bad_phone": "电话号码格式错误",
+    "bad_email": "邮箱格式错误",
+    "bad_codes": "产品编码有误",
+    "duplicate_id": "同一编号在文件中重复且内容不同",
+    "after_cutoff": "日期不早于运行日，等待以后运行",
+    "unknown_office": "办事处未知，等待主数据",
+    "unknown_staff": "员工未知，等待主数据",
+    "unknown_product": "产品未知，等待主数据",
+    "unknown_customer": "客户未知，等待主数据",
+    "unknown_patient": "患者未知，等待主数据",
+    "unknown_target": "拜访对象未知，等待主数据",
+    "wrong_role": "员工岗位不符",
+    "not_a_terminal": "订单只能是第三终端客户",
+    "not_a_doctor": "处方数据只能是处方医生",
+}
+
+
+def quarantine_reason_label(code: str) -> str:
+    """A quarantine reason in Chinese with its code, which ops needs to look it up: ``日期格式错误（bad_date）``."""
+    return f"{QUARANTINE_REASONS[code]}（{code}）" if code in QUARANTINE_REASONS else code
+
+
+def feed_label(feed: str) -> str:
+    """A feed in Chinese with its file name prefix, which ops needs to find the files: ``患者（patients）``."""
+    return f"{FEED_LABELS[feed]}（{feed}）" if feed in FEED_LABELS else feed
+
+
 REWARD_TIERS: dict[str, str] = {"bronze": "铜牌", "silver": "银牌", "gold": "金牌"}
 
 
@@ -270,6 +365,7 @@ class CallbackView(View):
     expiry_list: list[ExpiryEntry] = field(default_factory=list)
     must_keep: int = 0  # 必保量 = ceil(60% x list size)
     target: int = 0  # 目标量 = ceil(80% x list size)
+    expiring_within_days: int = 7  # supply.expiring_within_days: who on the list matters today
 
     @property
     def repurchased(self) -> int:
@@ -278,6 +374,14 @@ class CallbackView(View):
     @property
     def retention(self) -> float | None:
         return self.repurchased / len(self.expiry_list) if self.expiry_list else None
+
+    def expiring_soon(self) -> list[ExpiryEntry]:
+        """The entries that matter today: not repurchased and running out within
+        ``expiring_within_days`` from run_date (inclusive), earliest first. The body lists these; the
+        whole list is in the CSV attachment."""
+        last = self.run_date + dt.timedelta(days=self.expiring_within_days)
+        soon = [e for e in self.expiry_list if not e.repurchased and self.run_date <= e.expiry_date <= last]
+        return sorted(soon, key=lambda e: (e.expiry_date, e.patient_id))
 
     def owned(self) -> Iterator[tuple[str, str]]:
         for rows in (self.calls, self.expiry_list):
@@ -369,6 +473,14 @@ class ManagerView(View):
     def shows_ranking(self) -> bool:
         """The weekly ranking is in Monday's email only (contract section 5)."""
         return self.run_date.weekday() == 0 and bool(self.ranking)
+
+    def ranking_in_body(self, top: int = 10, bottom: int = 5) -> tuple[list[RankingEntry], int, list[RankingEntry]]:
+        """(the first ``top``, how many are left out, the last ``bottom``) of the ranking: all of it
+        when it has at most ``top + bottom`` people. A large team's ranking would outgrow the email;
+        the whole ranking is the CSV attachment."""
+        if len(self.ranking) <= top + bottom:
+            return list(self.ranking), 0, []
+        return self.ranking[:top], len(self.ranking) - top - bottom, self.ranking[-bottom:]
 
     def owned(self) -> Iterator[tuple[str, str]]:
         for m in self.movements:

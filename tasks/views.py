@@ -132,7 +132,19 @@ def callback_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[
             ),
         )
         products = read_table(bind, sa.select(pr.c.product_code, pr.c.name))
-    return list(assemble_callback_views(run_date, staff, calls, patients, consults, products, expiry, targets))
+    return list(
+        assemble_callback_views(
+            run_date,
+            staff,
+            calls,
+            patients,
+            consults,
+            products,
+            expiry,
+            targets,
+            expiring_within_days=rules.supply.expiring_within_days,
+        )
+    )
 
 
 def home_visit_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]:

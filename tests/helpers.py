@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from edges.db import get_engine
@@ -51,3 +54,15 @@ def table(settings: Settings, name: str, order_by: str | None = None) -> pl.Data
 
 def quarantine(settings: Settings) -> pl.DataFrame:
     return table(settings, "quarantine", order_by="file_id, line")
+
+
+def chromium_or_skip() -> None:
+    """Skip a test that needs headless Chromium when there is none, except in CI (``.ci/run``
+    installs it), where it fails instead: these tests must not silently stop running there."""
+    from reports.screenshot import CHROMIUM
+
+    if Path(CHROMIUM).exists() or shutil.which("chromium"):
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("CI needs headless Chromium (.ci/run installs it with `make chromium`)")
+    pytest.skip("headless Chromium is not installed (make chromium)")

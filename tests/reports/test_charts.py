@@ -1,15 +1,12 @@
-"""The manager chart: bar heights and standard markers where the numbers put them."""
+"""The manager chart: HTML bars whose segments put each coverage and standard where the numbers say."""
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 
-from PIL import Image
-
-from reports.charts import MONTHLY, QUARTERLY, STANDARD, coverage_chart, slots, y_of
-from reports.views import GradeAttainment
-
-WHITE = (255, 255, 255)
+from reports.charts import MONTHLY, QUARTERLY, STANDARD, TRACK, Segment, bar_segments, coverage_chart
+from reports.render import render_bodies
+from reports.views import GradeAttainment, ManagerView, Recipient
 
 
 def _row(grade: str, monthly: float, quarterly: float, monthly_standard: float, quarterly_standard: float):
@@ -25,26 +22,52 @@ def _row(grade: str, monthly: float, quarterly: float, monthly_standard: float, 
     )
 
 
-def test_bars_reach_their_coverage_and_the_standards_are_marked():
-    rows = [_row("A", 0.5, 1.0, 0.8, 0.9), _row("B", 0.0, 0.25, 0.6, 0.7)]
-    image = Image.open(io.BytesIO(coverage_chart(rows))).convert("RGB")
-    assert image.size == (640, 280)
-    (a, width_a), (b, _) = slots(2)
-    monthly_a, quarterly_a = a - width_a / 2, a + width_a / 2  # the middle of each bar
-    # A: monthly 50 % -- filled just below the 50 % line, white just above it (and the 80 % marker)
-    assert image.getpixel((monthly_a, y_of(50) + 3)) == MONTHLY
-    assert image.getpixel((monthly_a, y_of(50) - 3)) == WHITE
-    assert image.getpixel((monthly_a, y_of(80))) == STANDARD
-    # A: quarterly 100 % -- filled up to 100 %, with its 90 % marker drawn over the bar
-    assert image.getpixel((quarterly_a, y_of(100) + 3)) == QUARTERLY
-    assert image.getpixel((quarterly_a, y_of(100) - 3)) == WHITE
-    assert image.getpixel((quarterly_a, y_of(90))) == STANDARD
-    # B: no monthly coverage at all, a quarter quarterly
-    assert image.getpixel((b - width_a / 2, y_of(30))) == WHITE
-    assert image.getpixel((b + width_a / 2, y_of(25) + 3)) == QUARTERLY
-    assert image.getpixel((b + width_a / 2, y_of(25) - 3)) == WHITE
+def test_a_bar_below_its_standard_is_filled_to_the_value_and_marked_at_the_standard():
+    # 50 % against 80 %: filled 0-50, track 50-80, the line at 80, track 80-100
+    assert bar_segments(0.5, 0.8, MONTHLY) == [
+        Segment(50.0, MONTHLY),
+        Segment(30.0, TRACK),
+        Segment(20.0, TRACK, mark_left=True),
+    ]
 
 
-def test_coverage_above_the_axis_is_clipped_to_it():
-    assert y_of(250) == y_of(110)
-    assert y_of(-5) == y_of(0)
+def test_a_bar_over_its_standard_has_the_line_inside_the_filled_part():
+    # 95 % against 90 %: filled 0-90, the line at 90, filled 90-95, track 95-100
+    assert bar_segments(0.95, 0.9, QUARTERLY) == [
+        Segment(90.0, QUARTERLY),
+        Segment(5.0, QUARTERLY, mark_left=True),
+        Segment(5.0, TRACK),
+    ]
+
+
+def test_a_standard_of_100_percent_is_the_right_edge_and_zero_coverage_is_all_track():
+    assert bar_segments(0.0, 1.0, MONTHLY) == [Segment(100.0, TRACK, mark_right=True)]
+    assert bar_segments(1.0, 1.0, MONTHLY) == [Segment(100.0, MONTHLY, mark_right=True)]
+
+
+def test_shares_outside_0_to_1_are_clipped_and_widths_add_up_to_100():
+    assert bar_segments(1.7, 0.2, MONTHLY) == [Segment(20.0, MONTHLY), Segment(80.0, MONTHLY, mark_left=True)]
+    assert bar_segments(-0.3, 0.0, MONTHLY) == [Segment(100.0, TRACK, mark_left=True)]
+    assert [s.width for s in bar_segments(0.333, 0.667, MONTHLY)] == [33.3, 33.4, 33.3]
+
+
+def test_each_grade_has_a_monthly_and_a_quarterly_bar_with_its_own_standard_and_a_chinese_label():
+    chart = coverage_chart([_row("A", 0.5, 1.0, 0.8, 0.9), _row("U", 0.1, 0.2, 0.0, 0.0)])
+    assert [(r.grade, r.label) for r in chart] == [("A", "A 级"), ("U", "未分级")]
+    monthly, quarterly = chart[0].bars
+    assert (monthly.name, monthly.standard, monthly.meets) == ("月", 0.8, False)
+    assert (quarterly.name, quarterly.standard, quarterly.meets) == ("季", 0.9, True)
+    assert [s.mark_left for s in monthly.segments] == [False, False, True]  # the line at 80 %, not 90 %
+
+
+def test_the_manager_email_draws_the_chart_in_html_with_chinese_title_legend_and_axis():
+    view = ManagerView(
+        run_date=dt.date(2026, 11, 24),
+        recipient=Recipient("M1", "经理", "m1@example.com"),
+        team_attainment=[_row("A", 0.5, 1.0, 0.8, 0.9)],
+    )
+    html, _ = render_bodies(view)
+    assert "各级别覆盖率与标准" in html and "月覆盖率" in html and "季覆盖率" in html and "红线：该项的标准" in html
+    assert "横轴：覆盖率" in html and "<img" not in html
+    assert f"border-left: 3px solid {STANDARD}" in html  # the standards, inline (no <style> needed)
+    assert "width: 50.0%" in html and "width: 30.0%" in html

@@ -45,8 +45,8 @@ def test_alerts_name_rejected_files_feeds_over_the_quarantine_share_and_undelive
     # patients 6/100 = 6% and visits 14/200 = 7% are over the default 5%.
     assert ops_alerts(SUMMARY, Rules()) == [
         "1 个文件被整体拒收：2026-11-23/staff.csv",
-        "patients：6.0% 的数据行被隔离（6/100，阈值 5%）",
-        "visits：7.0% 的数据行被隔离（14/200，阈值 5%）",
+        "患者（patients）：6.0% 的数据行被隔离（6/100，阈值 5%）",
+        "拜访记录（visits）：7.0% 的数据行被隔离（14/200，阈值 5%）",
         "1 位员工的邮箱地址无效，未生成邮件：S044",
         "1 封邮件被服务器拒收（5xx），不会自动重发",
         "1 封邮件状态不明（发送后无应答），服务器可能已收到，不会自动重发",
@@ -56,7 +56,7 @@ def test_alerts_name_rejected_files_feeds_over_the_quarantine_share_and_undelive
     # With the threshold at 6.5% only visits is over it; a quiet night has no alerts.
     lenient = rules_from_mapping({"ingest": {"alert_quarantine_share": 0.065}})
     assert [a for a in ops_alerts(SUMMARY, lenient) if "隔离" in a] == [
-        "visits：7.0% 的数据行被隔离（14/200，阈值 6.5%）"
+        "拜访记录（visits）：7.0% 的数据行被隔离（14/200，阈值 6.5%）"
     ]
     assert (
         ops_alerts({"ingest": {"feeds": {}, "files": []}, "render": {"emails": 3}, "deliver": {"sent": 3}}, Rules())

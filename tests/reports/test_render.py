@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import re
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 import polars as pl
 import pytest
 
+from reports.attachments import parse_csv
 from reports.ops import ops_views
 from reports.render import environment, one_line, render_email, render_many, subject_for
 from reports.views import (
@@ -175,13 +177,20 @@ def test_callback_email_full_phone_contact_instead_of_diagnosis_and_the_evening_
             ),
         ],
         expiry_month=dt.date(2026, 11, 1),
-        expiry_list=[expiry("P1", "赵敏", 28, True), expiry("P3", "孙丽", 5), expiry("P4", "周强", 12)],
-        must_keep=2,
-        target=3,
+        expiry_list=[
+            expiry("P1", "赵敏", 28, True),
+            expiry("P3", "孙丽", 5),
+            expiry("P4", "周强", 12),
+            expiry("P5", "吴刚", 30),
+            expiry("P6", "郑洁", 24),
+        ],
+        must_keep=3,
+        target=4,
     )
     rendered = render_email(view)
     _, html, text, files = parse(rendered.message)
     assert rendered.subject == "[客情] 2026-11-24 今日回访 2 个电话"
+    assert 'href="tel:13812345678"' in html and 'href="tel:13912345678"' in html
     for body in (html, text):
         assert "数据截至 2026-11-23" in body
         assert "建议晚上" in body and "18:00" in body
@@ -191,9 +200,14 @@ def test_callback_email_full_phone_contact_instead_of_diagnosis_and_the_evening_
         assert "病种：高血压" in body
         assert "逾期未回访" in body and "逾期 2 天" in body and "即将到期" in body
         assert "2026年11月到期名单" in body
-        assert body.index("孙丽") < body.index("周强")  # expiry list by date
-    assert "必保量" in html and "目标量" in html and "留存率" in html and "33%" in html
-    assert "必保量 2 · 目标量 3 · 已复购 1 · 留存率 33%" in text
+        # the body lists who runs out within 7 days (24th..1st) and has not bought again, by date;
+        # already expired (孙丽, 周强) and repurchased (赵敏's entry) are only in the CSV
+        assert "7 天内到期、还未复购" in body
+        assert body.index("郑洁") < body.index("吴刚")
+        assert "孙丽" not in body and "周强" not in body
+        assert "完整的到期名单（5 人）在附件 expiry_2026-11.csv 中" in body
+    assert "必保量" in html and "目标量" in html and "留存率" in html and "20%" in html
+    assert "到期 5 人 · 必保量 3 · 目标量 4 · 已复购 1 · 留存率 20%" in text
     assert sorted(files) == ["callbacks_2026-11-24.csv", "expiry_2026-11.csv"]
     assert "肺癌".encode() not in b"".join(files.values())
 
@@ -241,27 +255,67 @@ def _manager(run_date: dt.date) -> ManagerView:
     )
 
 
-def test_manager_email_has_attainment_movements_an_inline_chart_and_the_monday_ranking():
+def test_manager_email_has_attainment_movements_an_html_chart_and_the_monday_ranking():
     rendered = render_email(_manager(MONDAY))
     msg, html, text, files = parse(rendered.message)
     assert rendered.subject == "[客情] 2026-11-23 团队日报与每周排行榜"
-    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
-    assert len(images) == 1 and images[0].get_content().startswith(b"\x89PNG")
-    cid = images[0]["Content-ID"].strip("<>")
-    assert f'src="cid:{cid}"' in html
-    assert msg.get_body(preferencelist=("html",)).get_content_type() == "text/html"
     assert [p.get_content_type() for p in msg.walk()][:4] == [
+        "multipart/mixed",
         "multipart/alternative",
         "text/plain",
-        "multipart/related",
         "text/html",
     ]
+    assert "各级别覆盖率与标准" in html and "<img" not in html  # the chart is HTML, no image part
+    assert "A 级" in html and "C 级" in html  # grades by their Chinese label, movements too
     for body in (html, text):
         assert "团队本月达成" in body and "级别变动" in body and "赵医生" in body and "张伟" in body
         assert "每周排行榜" in body and "2026-11-16 至 2026-11-22" in body
         assert body.index("李娜") < body.index("张伟", body.rindex("每周排行榜"))
         assert "95%" in body
-    assert files == {}
+    assert sorted(files) == ["gradechanges_2026-11.csv", "ranking_2026-11-23.csv"]
+    ranking = parse_csv(files["ranking_2026-11-23.csv"])
+    assert ranking.select("rank", "staff_id", "completed", "planned").rows() == [
+        ("1", "S002", "190", "200"),
+        ("2", "S001", "48", "60"),
+    ]
+    changes = parse_csv(files["gradechanges_2026-11.csv"])
+    assert changes.select("customer_id", "from_grade", "to_grade", "from_grade_zh", "to_grade_zh").rows() == [
+        ("C1", "C", "A", "C 级", "A 级")
+    ]
+
+
+def test_a_large_teams_ranking_shows_the_top_10_and_last_5_and_the_rest_is_in_the_csv():
+    people = [f"S{i:03d}" for i in range(1, 31)]
+    view = dataclasses.replace(
+        _manager(MONDAY),
+        team_staff_ids=frozenset(people),
+        movements=[],
+        ranking=[
+            RankingEntry(rank=i, staff_id=s, staff_name=f"员工{i:02d}", role="rep", completed=60 - i, planned=60)
+            for i, s in enumerate(people, start=1)
+        ],
+    )
+    first, left_out, last = view.ranking_in_body()
+    assert ([r.rank for r in first], left_out, [r.rank for r in last]) == (list(range(1, 11)), 15, [26, 27, 28, 29, 30])
+    _, html, text, files = parse(render_email(view).message)
+    for body in (html, text):
+        assert "员工10" in body and "员工11" not in body and "员工25" not in body and "员工26" in body
+        assert "中间 15 人见附件 ranking_2026-11-23.csv" in body
+    assert parse_csv(files["ranking_2026-11-23.csv"]).height == 30
+    assert sorted(files) == ["ranking_2026-11-23.csv"]  # no movements, no movements file
+
+
+def test_more_than_50_grade_movements_show_the_first_50_and_the_count_of_the_rest():
+    base = _manager(RUN_DATE)
+    moves = [
+        dataclasses.replace(base.movements[0], customer_id=f"C{i:03d}", customer_name=f"医生{i:03d}") for i in range(53)
+    ]
+    view = dataclasses.replace(base, movements=moves)
+    _, html, text, files = parse(render_email(view).message)
+    for body in (html, text):
+        assert "医生049" in body and "医生050" not in body
+        assert "另有 3 条级别变动未列出，全部 53 条见附件 gradechanges_2026-11.csv" in body
+    assert parse_csv(files["gradechanges_2026-11.csv"]).height == 53
 
 
 def test_manager_email_on_a_tuesday_has_no_ranking():
@@ -307,7 +361,7 @@ def test_ops_email_shows_files_rows_quarantine_reasons_and_emails():
     assert rendered.subject == "[客情] 2026-11-24 夜间运行成功，3 条告警"
     for body in (html, text):
         assert "数据截至 2026-11-23" in body
-        assert "bad_phone" in body and "unknown_reference" in body and "notes.docx" in body
+        assert "电话号码格式错误（bad_phone）" in body and "unknown_reference" in body and "notes.docx" in body
         assert "visits" in body and "7.0% 的数据行被隔离" in body
         assert "1 封邮件被服务器拒收" in body and "1 封邮件状态不明" in body
         assert "S005" in body and "陈磊" in body and "550 5.1.1 no such user" in body
@@ -401,3 +455,42 @@ def test_render_many_in_worker_processes_keeps_the_order_and_the_content(monkeyp
     for i, r in enumerate(rendered, start=1):
         _, html, _, files = parse(r.message)
         assert f"客户{i}" in html and f"C{i}".encode() in files["visits_2026-11-24.csv"]
+
+
+def test_phones_on_the_nurses_list_are_tel_links_with_digits_only():
+    from reports.render import tel_uri
+
+    assert tel_uri("138-1234 5678") == "13812345678"
+    assert tel_uri("+86 138 1234 5678") == "+8613812345678"
+    assert tel_uri("0571-8888+1234") == "057188881234"
+    _, html, _, _ = parse(render_email(callback_view([call("P1", "赵敏", "138 1234 5678")])).message)
+    assert 'href="tel:13812345678"' in html
+
+
+def test_the_callback_body_lists_at_most_20_of_the_soon_expiring_and_points_to_the_csv():
+    soon = [expiry(f"P{i:02d}", f"患者{i:02d}", 24 + i % 7) for i in range(25)]
+    view = callback_view([], expiry_month=dt.date(2026, 11, 1), expiry_list=soon, must_keep=15, target=20)
+    _, html, text, files = parse(render_email(view).message)
+    for body in (html, text):
+        assert "25 人" in body and "最早的 20 人" in body
+        assert sum(body.count(f"患者{i:02d}") for i in range(25)) == 20
+    assert files["expiry_2026-11.csv"].decode("utf-8-sig").count("患者") == 25  # the whole list
+
+
+def test_a_night_where_every_email_failed_still_gives_a_short_ops_email():
+    from keqing.rules import Rules
+    from reports import samples
+
+    summary = samples.ops_summary(RUN_DATE)
+    summary["ingest"]["files_ignored"] = [f"notes_{i}.docx" for i in range(300)]
+    problems = [
+        {"staff_id": f"S{i:04d}", "kind": "rep", "status": "failed", "last_error": "550 5.1.1 mailbox unavailable"}
+        for i in range(2000)
+    ]
+    (view,) = ops_views(summary, Rules(), RUN_DATE, [recipient("S900", "运营")], problems, {})
+    _, html, text, _ = parse(render_email(view).message)
+    for body in (html, text):
+        assert "S0019" in body and "S0020" not in body  # the first 20 problems
+        assert "另有 1980 封未列出" in body
+        assert "notes_19.docx" in body and "notes_20.docx" not in body and "等 300 个" in body
+    assert len(html.encode()) < 30_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import polars as pl
@@ -214,3 +215,68 @@ def test_the_view_kinds_are_the_email_kinds_of_the_outbox():
     assert get_args(EmailKind) == EMAIL_KINDS
     views = (RepView, CallbackView, HomeVisitView, ManagerView, OpsView, AlertFailedView, AlertLateView)
     assert tuple(v.kind for v in views) == EMAIL_KINDS
+
+
+# --- what the reader is told: grades, strategies, the expiry list's today part -------------------
+
+
+def test_every_grade_has_a_chinese_label_a_meaning_and_a_strategy_with_a_hint():
+    from reports.views import GRADES, STRATEGIES, STRATEGY_HINTS, grade_label
+
+    assert list(GRADES) == ["A", "B", "C", "D", "U", "N", "VIP", "T"]
+    assert set(STRATEGIES) == set(STRATEGY_HINTS) == set(GRADES)
+    assert all(label and meaning for label, meaning in GRADES.values())
+    assert [grade_label(g) for g in ("A", "U", "N", "VIP", "T", "X")] == [
+        "A 级",
+        "未分级",
+        "非处方",
+        "VIP 终端",
+        "普通终端",
+        "X",
+    ]
+
+
+def test_an_ungraded_doctor_has_a_strategy_not_an_empty_cell():
+    assert target("C1", "赵医生", "市一医院", None, grade="U").strategy_label == "摸底"
+    assert target("C2", "钱医生", "市一医院", None, grade="U", strategy="进攻").strategy_label == "进攻"
+
+
+def test_the_grade_legend_lists_the_grades_present_in_the_emails_order():
+    from reports.views import grade_legend
+
+    legend = grade_legend(["T", "A", "U", "A", "X"])
+    assert [(code, label, strategy) for code, label, _, strategy, _ in legend] == [
+        ("A", "A 级", "防御"),
+        ("U", "未分级", "摸底"),
+        ("T", "普通终端", "定期联系"),
+    ]
+
+
+def test_expiring_soon_is_not_repurchased_and_within_the_window_from_run_date_inclusive():
+    # run_date 2026-11-24, window 7 days: 24th..1 Dec
+    view = callback_view(
+        [],
+        expiry_month=dt.date(2026, 11, 1),
+        expiry_list=[
+            expiry("P1", "过期", 23),  # the day before run_date: no longer "soon"
+            expiry("P2", "今天", 24),
+            expiry("P3", "已买", 25, True),  # repurchased
+            expiry("P5", "月底", 30),
+            expiry("P4", "同日", 30),
+        ],
+    )
+    assert [e.patient_id for e in view.expiring_soon()] == ["P2", "P4", "P5"]  # by date, then id
+    narrow = callback_view([], expiry_list=view.expiry_list, expiring_within_days=1)
+    assert [e.patient_id for e in narrow.expiring_soon()] == ["P2"]
+    edge = [dataclasses.replace(expiry("P7", "第七天", 1), expiry_date=dt.date(2026, 12, 1))]
+    edge.append(dataclasses.replace(expiry("P8", "第八天", 1), expiry_date=dt.date(2026, 12, 2)))
+    assert [e.patient_id for e in callback_view([], expiry_list=edge).expiring_soon()] == ["P7"]
+
+
+def test_every_quarantine_reason_code_has_a_chinese_label_for_the_ops_email():
+    from keqing.ingest.batch import REASON_TEXT
+    from reports.views import QUARANTINE_REASONS, quarantine_reason_label
+
+    assert set(QUARANTINE_REASONS) == set(REASON_TEXT)
+    assert quarantine_reason_label("bad_date") == "日期格式错误（bad_date）"
+    assert quarantine_reason_label("something_new") == "something_new"  # a new code still shows
