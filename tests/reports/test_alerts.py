@@ -77,3 +77,18 @@ def test_the_late_alert_names_the_deadline_and_the_state_the_run_is_in():
     assert "到 06:30 Asia/Shanghai 仍未完成（当前状态 Running）" in text
     assert "应完成时间：06:30 Asia/Shanghai" in text
     assert "状态说明" not in text
+
+
+@pytest.mark.slow
+def test_both_alerts_fit_a_390_px_phone():
+    from reports.screenshot import PHONE_WIDTH, scroll_widths
+    from tests.helpers import chromium_or_skip
+
+    chromium_or_skip()
+    long_message = "Flow run infrastructure exited: " + "x" * 150  # one long word must wrap, not widen
+    emails = {}
+    for kind in ("failed", "late"):
+        view = alert_views(kind, facts(state_message=long_message), OPS, "06:30 Asia/Shanghai", NOW)[0]
+        msg = email.message_from_bytes(_parsed(view)[0].message, policy=policy.default)
+        emails[kind] = msg.get_body(preferencelist=("html",)).get_content()
+    assert scroll_widths(emails, width=PHONE_WIDTH) == {"failed": PHONE_WIDTH, "late": PHONE_WIDTH}
