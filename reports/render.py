@@ -39,6 +39,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from keqing import clock
 from keqing.clock import SHANGHAI
+from keqing.ingest.batch import reason_zh
 from reports.attachments import attachments, attachments_many, mask_phone
 from reports.charts import coverage_chart
 from reports.views import (
@@ -96,6 +97,7 @@ def environment(path: str = str(TEMPLATES)) -> Environment:
         callback_reason=lambda code: CALLBACK_REASONS.get(code, code),
         role=lambda code: ROLES.get(code, code),
         delivery_status=lambda code: DELIVERY_STATUSES.get(code, code),
+        quarantine_reason=reason_zh,
     )
     return env
 

@@ -77,6 +77,8 @@ class View:
     kind: ClassVar[EmailKind]
     run_date: dt.date
     recipient: Recipient
+    # One line each, shown first: e.g. 数据未到 when a daily feed this list depends on has not arrived.
+    notices: tuple[str, ...] = ()
 
     @property
     def data_as_of(self) -> dt.date:
@@ -409,6 +411,44 @@ class DeliveryProblem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MissingFeed:
+    """A daily feed without any record for the cutoff day (数据未到)."""
+
+    feed: str
+    label: str  # in Chinese, e.g. 购药记录
+    text: str  # the line ops read: what is missing and what it means
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokenBatch:
+    """A file with more than ``freshness.max_quarantined_share`` of its rows quarantined."""
+
+    path: str
+    feed: str | None
+    rows_read: int
+    rows_quarantined: int
+
+    @property
+    def share(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantineLine:
+    """A row quarantined tonight, for the ops attachment: ``raw`` is already masked (keqing/quarantine.py)."""
+
+    file: str
+    line: int
+    column: str | None
+    reason: str
+    reason_zh: str
+    raw: str | None
+    feed: str
+    status: str  # waiting | rejected (| resolved, dismissed when looked at later)
+    id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpsView(View):
     """The run summary of contract section 5 (no personal data of patients or customers)."""
 
@@ -430,6 +470,12 @@ class OpsView(View):
     emails: dict[str, int] = field(default_factory=dict)  # rendered, sent, written, failed, unknown, deferred
     delivery_problems: list[DeliveryProblem] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    # Completeness before publishing (reported first) and the quarantine loop.
+    missing_feeds: list[MissingFeed] = field(default_factory=list)
+    broken_batches: list[BrokenBatch] = field(default_factory=list)
+    max_quarantined_share: float = 0.2
+    quarantine: list[QuarantineLine] = field(default_factory=list)  # attached, at most the first N
+    quarantine_total: int = 0  # rows first quarantined tonight
 
 
 AnyView = RepView | CallbackView | HomeVisitView | ManagerView | OpsView
