@@ -159,6 +159,13 @@ def format_summary(summary: dict) -> str:
             f"emails: {rendered:,} rendered, {d.get('sent', 0):,} sent, {d.get('written', 0):,} written to files, "
             f"{d.get('failed', 0):,} failed, {d.get('unknown', 0):,} unknown, {d.get('deferred', 0):,} deferred"
         )
+    for m in ingest.get("missing_feeds", []):
+        lines.append(f"missing daily feed: {m['feed']} (no record dated {m['cutoff']}; the emails say 数据未到)")
+    for b in ingest.get("broken_batches", []):
+        lines.append(
+            f"broken batch: {b['path']}: {b['rows_quarantined']:,} of {b['rows_read']:,} rows quarantined "
+            f"({b['quarantined_share']:.1%})"
+        )
     for extra in summary.get("report_lines", []):
         lines.append(extra)
     return "\n".join(lines)
@@ -208,6 +215,11 @@ def db_upgrade() -> None:
 
     upgrade(get_engine(settings.database_url))
     typer.echo(f"schema is current in {_safe_url(settings.database_url)}")
+
+
+from cli.quarantine import quarantine_app  # noqa: E402  (it imports this module's helpers lazily)
+
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:  # pragma: no cover - console entry

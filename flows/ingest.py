@@ -13,6 +13,7 @@ from keqing.ingest import expectations
 from keqing.rules import Rules
 from keqing.settings import Settings
 from tasks import run_logger
+from tasks.completeness import check_completeness
 from tasks.ingest import (
     FeedResult,
     InboxFile,
@@ -54,7 +55,9 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
             batch = validate_feed(batch, rules, run_date)
             batch = check_references(settings, batch, cutoff_for(run_date))
             results.append(load_feed(settings, batch, run_date))
-    return ingest_summary(discovery, merge_results(results))
+    summary = ingest_summary(discovery, merge_results(results))
+    # Completeness before publishing: daily feeds without records for the cutoff day, broken batches.
+    return summary | check_completeness(settings, rules, run_date, summary["files"])
 
 
 def file_chunks(files: list[InboxFile], max_bytes: int) -> list[list[InboxFile]]:

@@ -187,6 +187,21 @@ class IngestRules(_Section):
     latest_days_ahead: PositiveInt = 366  # and dates more than this many days after the run date
 
 
+DailyFeed = Literal["purchases", "visits", "consults", "orders"]
+
+
+class FreshnessRules(_Section):
+    """Completeness before publishing (contract section 3): feeds expected every day, and broken batches."""
+
+    # Feeds that must have records dated the cutoff day (run_date - 1); ops are told first and every
+    # email whose list depends on a missing one says 数据未到.
+    daily_feeds: tuple[DailyFeed, ...] = ("purchases", "visits")
+    # Of those, the feeds expected only when the cutoff day was a field working day.
+    working_day_feeds: tuple[DailyFeed, ...] = ("visits",)
+    # A file with more than this share of its rows quarantined is a broken batch.
+    max_quarantined_share: Share = 0.2
+
+
 class Rules(_Section):
     supply: SupplyRules = SupplyRules()
     callbacks: CallbackRules = CallbackRules()
@@ -196,6 +211,7 @@ class Rules(_Section):
     visits: VisitRules = VisitRules()
     loyalty: LoyaltyRules = LoyaltyRules()
     ingest: IngestRules = IngestRules()
+    freshness: FreshnessRules = FreshnessRules()
 
     def daily_plan_for(self, team: str | None) -> int:
         return self.visits.daily_plan_by_team.get(team or "", self.visits.daily_plan)

@@ -38,4 +38,12 @@ def markdown(summary: dict) -> str:
     rejected = [f for f in ingest.get("files", []) if f.get("status") == "rejected"]
     if rejected:
         lines += ["", "Rejected files:"] + [f"- `{f['path']}`: {'; '.join(f['messages'])}" for f in rejected]
+    missing = ingest.get("missing_feeds", [])
+    if missing:
+        lines += ["", "Missing daily feeds (数据未到): " + ", ".join(f"`{m['feed']}` ({m['cutoff']})" for m in missing)]
+    broken = ingest.get("broken_batches", [])
+    if broken:
+        lines += ["", "Broken batches:"] + [
+            f"- `{b['path']}`: {b['rows_quarantined']:,} of {b['rows_read']:,} rows quarantined" for b in broken
+        ]
     return "\n".join(lines)

@@ -57,9 +57,13 @@ class QuarantineRow(Base):
     """A row that was not loaded, with where it came from and why.
 
     status: ``waiting`` (a missing reference or a date after the cutoff; retried every run),
-    ``rejected`` (bad data; fix the source and send it again), ``resolved`` (loaded later).
+    ``rejected`` (bad data; fix the source and send it again), ``resolved`` (loaded later, or the
+    same record fixed and loaded from a later file), ``dismissed`` (an operator decided it will
+    never be fixed: ``keqing quarantine dismiss``, with who and why). Waiting and rejected rows are
+    the open list. A row's file still counts it as quarantined whatever its status.
     ``raw`` holds the row's original text by canonical column; it may contain personal data and
-    stays in the database.
+    stays in the database. ``record_key`` is the feed's key of the row as parsed (``|``-joined),
+    when it could be parsed.
     """
 
     __tablename__ = "quarantine"
@@ -77,6 +81,10 @@ class QuarantineRow(Base):
     first_seen_run_date: Mapped[dt.date] = mapped_column(Date)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_run_date: Mapped[dt.date | None] = mapped_column(Date)
+    record_key: Mapped[str | None] = mapped_column(Text)
+    dismissed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(String(64))
+    dismissed_why: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("file_id", "line", name="uq_quarantine_file_line"),

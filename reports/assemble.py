@@ -9,11 +9,13 @@ work. ``render_emails`` checks isolation again before rendering.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import fields
+from collections.abc import Sequence
+from dataclasses import fields, replace
 
 import polars as pl
 
 from keqing.calendar import workdays
+from keqing.completeness import notices_for
 from keqing.dates import month_start
 from keqing.grading.history import grade_movements
 from keqing.org import team_pairs
@@ -342,3 +344,10 @@ def assemble_manager_views(
         )
         for sid in sorted(teams)
     ]
+
+
+def with_missing_feed_notices(views: Sequence[v.View], missing: Sequence[str], cutoff: dt.date) -> list[v.View]:
+    """Each view with a 数据未到 line for every missing daily feed its list depends on."""
+    if not missing:
+        return list(views)
+    return [replace(view, notices=view.notices + notices_for(view.kind, missing, cutoff)) for view in views]

@@ -21,6 +21,7 @@ from reports.views import (
     CallbackView,
     HomeVisitView,
     ManagerView,
+    OpsView,
     RepView,
     View,
     grade_label,
@@ -141,6 +142,18 @@ HOMEVISITS: Spec = {
     "patient_count": (lambda v: len(v.patients), INT),
     "modal_boxes": (_attr("modal_boxes"), INT),
 }
+# The night's newly quarantined rows (ops): the raw row is masked before it gets here.
+QUARANTINE: Spec = {
+    "file": (_attr("file"), STR),
+    "line": (_attr("line"), INT),
+    "column": (_attr("column"), STR),
+    "reason": (_attr("reason"), STR),
+    "reason_zh": (_attr("reason_zh"), STR),
+    "raw": (_attr("raw"), STR),
+    "feed": (_attr("feed"), STR),
+    "status": (_attr("status"), STR),
+    "id": (_attr("id"), INT),
+}
 
 # Manager lists, whole (the body shows the first 50 movements and the ranking's top 10 and last 5).
 GRADE_CHANGES: Spec = {
@@ -221,11 +234,18 @@ LISTS = (
         lambda v: v.ranking,
         RANKING,
     ),
+    _List(
+        lambda v: isinstance(v, OpsView) and bool(v.quarantine),
+        lambda v: f"quarantine_{v.run_date}.csv",
+        lambda v: v.quarantine,
+        QUARANTINE,
+    ),
 )
 
 
 def attachment_frames_many(views: Sequence[View]) -> list[list[tuple[str, pl.DataFrame]]]:
-    """(file name, frame) of each list every view's email attaches (none for ops).
+    """(file name, frame) of each list every view's email attaches (ops: the night's quarantined rows,
+    when there are any).
 
     Each kind of list is one frame for all the views: masked and made inert once, then split by view.
     """

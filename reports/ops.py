@@ -11,7 +11,17 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from keqing.rules import Rules
-from reports.views import DeliveryProblem, FeedLine, FileProblem, OpsView, Recipient, feed_label
+from reports.views import (
+    BrokenBatch,
+    DeliveryProblem,
+    FeedLine,
+    FileProblem,
+    MissingFeed,
+    OpsView,
+    QuarantineLine,
+    Recipient,
+    feed_label,
+)
 
 EMAIL_COUNTS = ("rendered", "sent", "written", "failed", "unknown", "deferred")
 
@@ -69,8 +79,11 @@ def ops_views(
     recipients: Sequence[Recipient],
     problems: Sequence[Mapping] = (),
     staff_names: Mapping[str, str] | None = None,
+    quarantine: Sequence[QuarantineLine] = (),
+    quarantine_total: int = 0,
 ) -> list[OpsView]:
-    """One OpsView per ops recipient, all with the same content."""
+    """One OpsView per ops recipient, all with the same content; ``quarantine`` is the night's newly
+    quarantined rows, masked (``keqing.quarantine.attachment_frame``)."""
     ingest = summary.get("ingest") or {}
     staff_names = staff_names or {}
     feeds = [
@@ -100,7 +113,9 @@ def ops_views(
         )
         for p in problems
     ]
-    common = {
+    common = completeness_fields(ingest, rules) | {
+        "quarantine": list(quarantine),
+        "quarantine_total": quarantine_total,
         "run_date": run_date,
         "run_status": "failed" if summary.get("status") == "failed" else "succeeded",
         "files_new": ingest.get("files_new", 0),
@@ -121,3 +136,19 @@ def ops_views(
         "alerts": ops_alerts(summary, rules),
     }
     return [OpsView(recipient=r, **common) for r in recipients]
+
+
+def completeness_fields(ingest: Mapping, rules: Rules) -> dict:
+    """The ops view's missing daily feeds and broken batches, from the ingest summary."""
+    return {
+        "missing_feeds": [
+            MissingFeed(feed=m["feed"], label=m["label"], text=m["text"]) for m in ingest.get("missing_feeds") or []
+        ],
+        "broken_batches": [
+            BrokenBatch(
+                path=b["path"], feed=b.get("feed"), rows_read=b["rows_read"], rows_quarantined=b["rows_quarantined"]
+            )
+            for b in ingest.get("broken_batches") or []
+        ],
+        "max_quarantined_share": rules.freshness.max_quarantined_share,
+    }

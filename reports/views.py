@@ -20,6 +20,7 @@ from typing import ClassVar, Literal, TypeVar
 import polars as pl
 
 from keqing.clock import cutoff_for
+from keqing.ingest.batch import REASON_TEXT_ZH
 
 EmailKind = Literal[
     "rep", "callback", "home_visit", "manager", "ops", "alert_failed", "alert_late"
@@ -105,47 +106,11 @@ FEED_LABELS: dict[str, str] = {
 }
 
 # Quarantine reason codes (keqing.ingest.batch.REASON_TEXT) in Chinese, for the ops email.
-QUARANTINE_REASONS: dict[str, str] = {
-    "bad_encoding": "编码无法识别（非 UTF-8 或 GB18030）",
-    "unbalanced_quote": "引号未闭合",
-    "bad_quoting": "引号用法错误",
-    "bad_header": "表头无法读取",
-    "wrong_field_count": "列数与表头不符",
-    "missing_column": "缺少必需的列",
-    "empty_file": "空文件（没有表头）",
-    "not_text": "不是文本文件",
-    "bad_workbook": "Excel 文件无法读取",
-    "bad_date": "日期格式错误",
-    "bad_datetime": "日期时间格式错误",
-    "bad_month": "月份格式错误",
-    "bad_bool": "是/否值错误",
-    "bad_number": "不是数字",
-    "phone_lost_digits": "电话号码被 Excel 改成科学计数法",
-    "missing_value": "必填值为空",
-    "bad_value": "不是允许的取值",
-    "out_of_range": "数值超出范围",
-    "too_long": "内容过长",
-    "implausible_date": "日期不合理",
-    "bad_phone": "电话号码格式错误",
-    "bad_email": "邮箱格式错误",
-    "bad_codes": "产品编码有误",
-    "duplicate_id": "同一编号在文件中重复且内容不同",
-    "after_cutoff": "日期不早于运行日，等待以后运行",
-    "unknown_office": "办事处未知，等待主数据",
-    "unknown_staff": "员工未知，等待主数据",
-    "unknown_product": "产品未知，等待主数据",
-    "unknown_customer": "客户未知，等待主数据",
-    "unknown_patient": "患者未知，等待主数据",
-    "unknown_target": "拜访对象未知，等待主数据",
-    "wrong_role": "员工岗位不符",
-    "not_a_terminal": "订单只能是第三终端客户",
-    "not_a_doctor": "处方数据只能是处方医生",
-}
 
 
 def quarantine_reason_label(code: str) -> str:
     """A quarantine reason in Chinese with its code, which ops needs to look it up: ``日期格式错误（bad_date）``."""
-    return f"{QUARANTINE_REASONS[code]}（{code}）" if code in QUARANTINE_REASONS else code
+    return f"{REASON_TEXT_ZH[code]}（{code}）" if code in REASON_TEXT_ZH else code
 
 
 def feed_label(feed: str) -> str:
@@ -174,6 +139,8 @@ class View:
     kind: ClassVar[EmailKind]
     run_date: dt.date
     recipient: Recipient
+    # One line each, shown first: e.g. 数据未到 when a daily feed this list depends on has not arrived.
+    notices: tuple[str, ...] = ()
 
     @property
     def data_as_of(self) -> dt.date:
@@ -523,6 +490,44 @@ class DeliveryProblem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MissingFeed:
+    """A daily feed without any record for the cutoff day (数据未到)."""
+
+    feed: str
+    label: str  # in Chinese, e.g. 购药记录
+    text: str  # the line ops read: what is missing and what it means
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokenBatch:
+    """A file with more than ``freshness.max_quarantined_share`` of its rows quarantined."""
+
+    path: str
+    feed: str | None
+    rows_read: int
+    rows_quarantined: int
+
+    @property
+    def share(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantineLine:
+    """A row quarantined tonight, for the ops attachment: ``raw`` is already masked (keqing/quarantine.py)."""
+
+    file: str
+    line: int
+    column: str | None
+    reason: str
+    reason_zh: str
+    raw: str | None
+    feed: str
+    status: str  # waiting | rejected (| resolved, dismissed when looked at later)
+    id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpsView(View):
     """The run summary of contract section 5 (no personal data of patients or customers)."""
 
@@ -544,6 +549,12 @@ class OpsView(View):
     emails: dict[str, int] = field(default_factory=dict)  # rendered, sent, written, failed, unknown, deferred
     delivery_problems: list[DeliveryProblem] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    # Completeness before publishing (reported first) and the quarantine loop.
+    missing_feeds: list[MissingFeed] = field(default_factory=list)
+    broken_batches: list[BrokenBatch] = field(default_factory=list)
+    max_quarantined_share: float = 0.2
+    quarantine: list[QuarantineLine] = field(default_factory=list)  # attached, at most the first N
+    quarantine_total: int = 0  # rows first quarantined tonight
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

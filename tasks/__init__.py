@@ -22,13 +22,18 @@ def keqing_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return task(fn, **options)
 
 
+class NotRetried(RuntimeError):
+    """A failure that a retry cannot fix (e.g. the inbox folder does not exist): the run fails at once."""
+
+
 def _retry_unless_injected(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry real failures; a fault injected by the tests stands for a crash, which is not retried."""
+    """Retry real failures; a fault injected by the tests stands for a crash, which is not retried, and
+    a ``NotRetried`` failure is not retried either."""
     from edges.failpoints import InjectedFault
 
     try:
         state.result()
-    except InjectedFault:
+    except (InjectedFault, NotRetried):
         return False
     except BaseException:
         return True

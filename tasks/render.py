@@ -16,16 +16,26 @@ import sqlalchemy as sa
 
 from edges import outbox
 from edges.db import frame_schema, get_engine, read_frame
+from keqing.clock import cutoff_for
 from keqing.kinds import STAFF_KINDS
+from keqing.quarantine import attachment_frame
 from keqing.regions import staff_by_region, staff_regions
 from keqing.rules import Rules
 from keqing.settings import Settings
+from models import QuarantineRow
 from models.feeds import Office, Staff
+from reports.assemble import with_missing_feed_notices
 from reports.ops import ops_views
 from reports.render import has_valid_address, render_many
-from reports.views import Recipient, View
+from reports.views import QuarantineLine, Recipient, View, rows_from_frame
 from tasks import IO_RETRIES, keqing_task, run_logger
+from tasks.completeness import missing_feeds
+from tasks.quarantine import read_quarantine
 from tasks.views import VIEW_BUILDERS
+
+# The ops email attaches at most this many of the night's quarantined rows (a first history load can
+# quarantine far more); the email says so, and ``keqing quarantine export`` has them all.
+QUARANTINE_ATTACHMENT_MAX_ROWS = 5000
 
 
 @keqing_task(**IO_RETRIES)
@@ -43,7 +53,9 @@ def build_staff_views(
     if staff_ids is not None:
         keep = set(staff_ids)
         views = [v for v in views if v.recipient.staff_id in keep]
-    return views
+    # Read here rather than passed in, so that a region's email run (flows/regional.py) says it too.
+    missing = missing_feeds(get_engine(settings.database_url), rules, run_date)
+    return with_missing_feed_notices(views, missing, cutoff_for(run_date))
 
 
 @keqing_task(**IO_RETRIES)
@@ -123,4 +135,8 @@ def build_ops_views(settings: Settings, rules: Rules, run_date: dt.date, summary
         if row.role == "ops" and row.active is not False and row.email
     ]
     problems = outbox.problems(engine, run_date, kinds=STAFF_KINDS)
-    return list(ops_views(summary, rules, run_date, recipients, problems, names))
+    rows, cells, total = read_quarantine(
+        engine, [QuarantineRow.__table__.c.first_seen_run_date == run_date], limit=QUARANTINE_ATTACHMENT_MAX_ROWS
+    )
+    lines = rows_from_frame(attachment_frame(rows, cells), QuarantineLine)
+    return list(ops_views(summary, rules, run_date, recipients, problems, names, lines, total))

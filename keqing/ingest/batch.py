@@ -79,6 +79,50 @@ REASON_TEXT = {
     "not_a_doctor": "prescription figures are for prescribing doctors only",
 }
 
+# The same reasons in Chinese, for ops (the ops email, its quarantine attachment, `keqing quarantine`).
+REASON_TEXT_ZH = {
+    "bad_encoding": "文件编码既不是 UTF-8 也不是 GB18030",
+    "unbalanced_quote": "引号只开未关",
+    "bad_quoting": "字段的引号用法不对",
+    "bad_header": "表头行无法读取（引号损坏）",
+    "wrong_field_count": "该行的字段数与表头不一致",
+    "missing_column": "文件缺少必填列",
+    "empty_file": "文件没有表头行",
+    "not_text": "文件不是文本文件",
+    "bad_workbook": "Excel 工作簿无法读取",
+    "bad_date": "不是日期（请用 2026-11-21、2026/11/21、20261121 或 Excel 日期）",
+    "bad_datetime": "不是日期时间（请用 2026-11-21 09:30[:00]）",
+    "bad_month": "不是月份（请用 2026-11）",
+    "bad_bool": "不是“是/否”值（请用 1/0、true/false、是/否、Y/N）",
+    "bad_number": "不是数字",
+    "phone_lost_digits": "电话号码在 Excel 中丢失了位数（科学计数法），请以文本格式导出",
+    "missing_value": "必填值为空",
+    "bad_value": "不是允许的取值",
+    "out_of_range": "数值超出允许范围",
+    "too_long": "内容超过该列允许的长度（编号 64 字、邮箱 254 字、文本 1,000 字）",
+    "implausible_date": "日期不合理（早于 ingest.earliest_date，或比运行日期晚 ingest.latest_days_ahead 天以上）",
+    "bad_phone": "不是有效的手机号（1[3-9] 开头共 11 位）或固定电话（0AA(A)-NNNNNNN(N)）",
+    "bad_email": "不是有效的邮箱地址",
+    "bad_codes": "产品编码超过两个，或有空编码",
+    "duplicate_id": "同一文件中同一编号出现两次且内容不同",
+    "after_cutoff": "日期在运行日期当天或之后，等待以后的运行",
+    "unknown_office": "办事处未知，等待办事处数据到达",
+    "unknown_staff": "员工未知，等待员工数据到达",
+    "unknown_product": "产品未知，等待产品数据到达",
+    "unknown_customer": "客户未知，等待客户数据到达",
+    "unknown_patient": "患者未知，等待患者数据到达",
+    "unknown_target": "拜访对象（客户或患者）未知，等待其数据到达",
+    "wrong_role": "该员工的角色不符合此列的要求",
+    "not_a_terminal": "订单只能属于第三终端客户",
+    "not_a_doctor": "处方数据只能属于处方医生",
+}
+
+
+def reason_zh(reason: str) -> str:
+    """The Chinese explanation of a reason code (the code itself for one without any)."""
+    return REASON_TEXT_ZH.get(reason, reason)
+
+
 ERROR_SCHEMA = {ROW: pl.UInt32, "column": pl.String, "reason": pl.String}
 
 
@@ -231,6 +275,15 @@ def problem_frame(file_id: int, problems: list[Problem]) -> pl.DataFrame:
         },
         schema=PROBLEM_SCHEMA,
     )
+
+
+def record_key(feed: Feed) -> pl.Expr:
+    """A row's key as one text (``|``-joined, e.g. ``2026-11-01|D001|PR01``), null when a part is null.
+
+    Computed from the typed columns, so a quarantined row and the same record loaded from a fixed
+    file later have the same key.
+    """
+    return pl.concat_str([pl.col(k).cast(pl.String) for k in feed.key], separator="|").alias("record_key")
 
 
 def waiting_schema(feed: str) -> dict[str, pl.DataType]:

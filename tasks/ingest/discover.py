@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from edges.db import get_engine
 from keqing.feeds import LOAD_ORDER, feed_for_filename
 from keqing.settings import Settings
 from models import InboxPath, IngestFile
-from tasks import IO_RETRIES, keqing_task, run_logger
+from tasks import IO_RETRIES, NotRetried, keqing_task, run_logger
 
 HASH_CHUNK = 1 << 20
 
@@ -46,14 +47,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class InboxUnavailable(NotRetried):
+    """The inbox folder is missing or cannot be read: the run fails (exit 1) rather than publish an empty night."""
+
+
 def _inbox_entries(inbox: Path) -> list[tuple[str, Path]]:
-    if not inbox.exists():
-        return []
-    return sorted(
-        (p.relative_to(inbox).as_posix(), p)
-        for p in inbox.rglob("*")
-        if p.is_file() and not p.name.startswith((".", "~$"))
-    )
+    """Every file under the inbox (hidden files and Office lock files left out).
+
+    A missing or unreadable inbox is an error, never an empty night (contract section 2).
+    """
+    if not inbox.is_dir():
+        what = "is not a folder" if inbox.exists() else "does not exist"
+        raise InboxUnavailable(f"the inbox {inbox} {what}; check KEQING_INBOX (no file was read, no email sent)")
+    try:
+        with os.scandir(inbox):  # rglob skips a folder it may not read; the inbox itself must be readable
+            pass
+        return sorted(
+            (p.relative_to(inbox).as_posix(), p)
+            for p in inbox.rglob("*")
+            if p.is_file() and not p.name.startswith((".", "~$"))
+        )
+    except OSError as exc:
+        raise InboxUnavailable(f"the inbox {inbox} cannot be read: {exc.strerror or exc}; check KEQING_INBOX") from None
 
 
 @keqing_task(**IO_RETRIES)

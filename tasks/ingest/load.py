@@ -56,6 +56,7 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
     with engine.begin() as conn:
         upsert_frame(conn, table, to_load, feed.key, newer_by=("source_file_id", "source_line"))
         failpoints.check(f"load:{batch.feed}:after_upsert")
+        _resolve_fixed(conn, batch.feed, to_load, run_date, now)
         _write_new_quarantine(conn, batch, quarantine, run_date, now)
         released, still_waiting = _update_waiting(conn, valid, quarantine, run_date, now)
         result.released, result.still_waiting = released, still_waiting
@@ -97,9 +98,14 @@ def _write_new_quarantine(
     new = quarantine.filter(pl.col(B.QID).is_null())
     records = []
     if new.height:
+        assert batch.typed is not None
+        keys = batch.typed.select(ROW, B.record_key(FEEDS[batch.feed]))
+        new = new.join(keys, on=ROW, how="left")
         raws = _raw_cells(batch, new)
-        for (file_id, line, column, reason, details, status), raw in zip(
-            new.select(B.FILE, B.LINE, "column", "reason", "details", "status").iter_rows(), raws, strict=True
+        for (file_id, line, column, reason, details, status, key), raw in zip(
+            new.select(B.FILE, B.LINE, "column", "reason", "details", "status", "record_key").iter_rows(),
+            raws,
+            strict=True,
         ):
             records.append(
                 dict(
@@ -114,6 +120,7 @@ def _write_new_quarantine(
                     status=status,
                     first_seen_at=now,
                     first_seen_run_date=run_date,
+                    record_key=key,
                 )
             )
     for file_id, line, column, reason, message, raw in batch.problems.iter_rows():
@@ -130,11 +137,39 @@ def _write_new_quarantine(
                 status="rejected",
                 first_seen_at=now,
                 first_seen_run_date=run_date,
+                record_key=None,
             )
         )
     if records:
         stmt = insert_ignore(conn, QuarantineRow.__table__)
         conn.execute(stmt, records)
+
+
+def _resolve_fixed(conn: sa.Connection, feed: str, loaded: pl.DataFrame, run_date: dt.date, now: dt.datetime) -> int:
+    """Rejected rows whose record has now been loaded (fixed and re-dropped in a later file) leave
+    the open list as ``resolved``. Returns how many."""
+    q = QuarantineRow.__table__
+    open_rows = pl.DataFrame(
+        conn.execute(
+            sa.select(q.c.id, q.c.record_key).where(
+                q.c.feed == feed, q.c.status == "rejected", q.c.record_key.is_not(None)
+            )
+        ).all(),
+        schema={"id": pl.Int64, "record_key": pl.String},
+        orient="row",
+    )
+    if open_rows.height == 0 or loaded.height == 0:
+        return 0
+    keys = loaded.select(B.record_key(FEEDS[feed])).drop_nulls()
+    fixed = open_rows.join(keys, on="record_key", how="semi")["id"].to_list()
+    if fixed:
+        conn.execute(
+            sa.update(q)
+            .where(q.c.id == sa.bindparam("qid"), q.c.status == "rejected")
+            .values(status="resolved", resolved_at=now, resolved_run_date=run_date),
+            [{"qid": qid} for qid in fixed],
+        )
+    return len(fixed)
 
 
 def _update_waiting(
@@ -218,6 +253,7 @@ def _finish_files(
         result.file_reports.append(
             {
                 "path": report.file.path,
+                "feed": batch.feed,
                 "status": "rejected" if report.rejected else "done",
                 "encoding": report.encoding,
                 "messages": report.messages,

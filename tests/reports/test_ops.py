@@ -107,3 +107,90 @@ def test_one_view_per_ops_recipient_with_the_summary_and_the_problems():
         DeliveryProblem(staff_id="S006", staff_name=None, kind="callback", status="unknown", error=None),
     ]
     assert len(view.alerts) == 8
+
+
+def test_missing_feeds_broken_batches_and_the_quarantine_attachment_in_the_ops_email():
+    from reports.attachments import parse_csv
+    from reports.render import render_bodies, render_email
+    from reports.views import BrokenBatch, MissingFeed, QuarantineLine
+
+    summary = SUMMARY | {
+        "ingest": SUMMARY["ingest"]
+        | {
+            "missing_feeds": [
+                {"feed": "purchases", "label": "购药记录", "cutoff": "2026-11-23", "text": "购药记录缺失"}
+            ],
+            "broken_batches": [
+                {"path": "x/purchases.csv", "feed": "purchases", "rows_read": 10, "rows_quarantined": 3}
+                | {"quarantined_share": 0.3}
+            ],
+        }
+    }
+    line = QuarantineLine(
+        file="x/purchases.csv",
+        line=4,
+        column="boxes",
+        reason="bad_number",
+        reason_zh="不是数字",
+        raw="purchase_id=B1; boxes=abc",
+        feed="purchases",
+        status="rejected",
+        id=17,
+    )
+    rules = rules_from_mapping({"freshness": {"max_quarantined_share": 0.25}})
+    (view,) = ops_views(summary, rules, RUN_DATE, [recipient("S900", "赵运营")], quarantine=[line], quarantine_total=1)
+    assert view.missing_feeds == [MissingFeed(feed="purchases", label="购药记录", text="购药记录缺失")]
+    assert view.broken_batches == [
+        BrokenBatch(path="x/purchases.csv", feed="purchases", rows_read=10, rows_quarantined=3)
+    ]
+    assert view.broken_batches[0].share == 0.3
+
+    html, text = render_bodies(view)
+    lines = [x for x in text.split("早上好！", 1)[1].splitlines() if x.strip()]
+    assert lines[1:6] == [
+        "== 数据未到 ==",
+        "  ! 购药记录缺失",
+        "== 异常批次（隔离行超过 25%） ==",
+        "  ! x/purchases.csv（purchases）：读取 10 行，隔离 3 行，隔离比例 30.0%",
+        "请联系数据来源修正后重新放入收件箱。",
+    ]
+    assert "bad_phone（不是有效的手机号" in text  # every reason code with its Chinese explanation
+    assert "今晚新隔离 1 行，明细见附件 quarantine_2026-11-24.csv（姓名、电话已打码）" in text
+    assert "数据未到" in html and "异常批次" in html and "30.0%" in html
+
+    message = render_email(view)
+    import email
+    from email import policy
+
+    parts = {
+        p.get_filename(): p.get_content()
+        for p in email.message_from_bytes(message.message, policy=policy.default).iter_attachments()
+    }
+    csv = parse_csv(parts["quarantine_2026-11-24.csv"].encode("utf-8"))
+    assert csv.rows() == [
+        (
+            "x/purchases.csv",
+            "4",
+            "boxes",
+            "bad_number",
+            "不是数字",
+            "purchase_id=B1; boxes=abc",
+            "purchases",
+            "rejected",
+            "17",
+        )
+    ]
+
+
+def test_a_staff_email_carries_its_notices_first():
+    from dataclasses import replace
+
+    from reports.render import render_bodies
+    from tests.reports.factories import call, callback_view
+
+    view = replace(callback_view([call("P1", "赵敏", "13812345678")]), notices=("数据未到：昨日的购药记录尚未收到。",))
+    html, text = render_bodies(view)
+    assert text.index("!! 数据未到：昨日的购药记录尚未收到。") < text.index("== 今日回访 ==")
+    assert html.index("数据未到：昨日的购药记录尚未收到。") < html.index("今日回访</h2>")
+    plain, _ = render_bodies(callback_view([call("P1", "赵敏", "13812345678")]))
+    assert "数据未到" not in plain

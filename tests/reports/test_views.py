@@ -274,9 +274,9 @@ def test_expiring_soon_is_not_repurchased_and_within_the_window_from_run_date_in
 
 
 def test_every_quarantine_reason_code_has_a_chinese_label_for_the_ops_email():
-    from keqing.ingest.batch import REASON_TEXT
-    from reports.views import QUARANTINE_REASONS, quarantine_reason_label
+    from keqing.ingest.batch import REASON_TEXT, REASON_TEXT_ZH
+    from reports.views import quarantine_reason_label
 
-    assert set(QUARANTINE_REASONS) == set(REASON_TEXT)
-    assert quarantine_reason_label("bad_date") == "日期格式错误（bad_date）"
+    assert set(REASON_TEXT_ZH) == set(REASON_TEXT)
+    assert quarantine_reason_label("bad_phone") == "不是有效的手机号（1[3-9] 开头共 11 位）或固定电话（0AA(A)-NNNNNNN(N)）（bad_phone）"
     assert quarantine_reason_label("something_new") == "something_new"  # a new code still shows
