@@ -278,5 +278,6 @@ def test_every_quarantine_reason_code_has_a_chinese_label_for_the_ops_email():
     from reports.views import quarantine_reason_label
 
     assert set(REASON_TEXT_ZH) == set(REASON_TEXT)
-    assert quarantine_reason_label("bad_phone") == "不是有效的手机号（1[3-9] 开头共 11 位）或固定电话（0AA(A)-NNNNNNN(N)）（bad_phone）"
+    assert quarantine_reason_label("bad_date") == f"{REASON_TEXT_ZH['bad_date']}（bad_date）"
+    assert REASON_TEXT_ZH["bad_date"].startswith("不是日期")
     assert quarantine_reason_label("something_new") == "something_new"  # a new code still shows
