@@ -77,7 +77,7 @@ def test_the_ops_attachment_is_masked_the_export_is_full_and_dismiss_keeps_recon
     ]
     whole = "".join(str(part.get_content()) for part in message.walk() if not part.is_multipart())
     assert "张三明" not in whole and "13812345678" not in whole and "糖尿病" not in whole
-    assert "out_of_range（数值超出允许范围）1 行" in message.get_body(("plain",)).get_content()
+    assert "数值超出允许范围（out_of_range） 1 行" in message.get_body(("plain",)).get_content()
 
     # list: the open rows, without their data.
     listed = _invoke("list")

@@ -154,7 +154,9 @@ def test_missing_feeds_broken_batches_and_the_quarantine_attachment_in_the_ops_e
         "  ! x/purchases.csv（purchases）：读取 10 行，隔离 3 行，隔离比例 30.0%",
         "请联系数据来源修正后重新放入收件箱。",
     ]
-    assert "bad_phone（不是有效的手机号" in text  # every reason code with its Chinese explanation
+    assert (
+        "不是有效的手机号（1[3-9] 开头共 11 位）或固定电话（0AA(A)-NNNNNNN(N)）（bad_phone）" in text
+    )  # every reason code with its Chinese explanation
     assert "今晚新隔离 1 行，明细见附件 quarantine_2026-11-24.csv（姓名、电话已打码）" in text
     assert "数据未到" in html and "异常批次" in html and "30.0%" in html
 

@@ -361,7 +361,11 @@ def test_ops_email_shows_files_rows_quarantine_reasons_and_emails():
     assert rendered.subject == "[客情] 2026-11-24 夜间运行成功，3 条告警"
     for body in (html, text):
         assert "数据截至 2026-11-23" in body
-        assert "电话号码格式错误（bad_phone）" in body and "unknown_reference" in body and "notes.docx" in body
+        assert (
+            "不是有效的手机号（1[3-9] 开头共 11 位）或固定电话（0AA(A)-NNNNNNN(N)）（bad_phone）" in body
+            and "unknown_reference" in body
+            and "notes.docx" in body
+        )
         assert "visits" in body and "7.0% 的数据行被隔离" in body
         assert "1 封邮件被服务器拒收" in body and "1 封邮件状态不明" in body
         assert "S005" in body and "陈磊" in body and "550 5.1.1 no such user" in body
