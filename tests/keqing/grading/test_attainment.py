@@ -71,6 +71,22 @@ def test_field_working_days_so_far_count_the_adjusted_saturday():
     assert not Periods.for_run(oct_(5), PACKAGE).is_workday and Periods.for_run(oct_(10), PACKAGE).is_workday
 
 
+def test_field_working_days_of_february_2027_follow_the_rules_files_spring_festival():
+    spring = rules_from_mapping(
+        {
+            "calendar": {
+                "holidays": [{"name": "春节", "from": "2027-02-06", "to": "2027-02-13"}],
+                "workdays": ["2027-02-14", "2027-02-20"],
+            }
+        }
+    ).work_calendar
+    # From Monday 1 February: 20 weekdays, less 8-12 off, plus Sunday 14 and Saturday 20 worked.
+    assert Periods.for_run(dt.date(2027, 2, 1), spring).workdays_left == 17
+    assert Periods.for_run(dt.date(2027, 2, 1), PACKAGE).workdays_left == 20  # Monday-Friday fallback
+    assert Periods.for_run(dt.date(2027, 2, 20), spring).is_workday
+    assert not Periods.for_run(dt.date(2027, 2, 8), spring).is_workday
+
+
 def book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     cust = customers(
         customer("D1"),
