@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from cli import calendar as calendar_cli
+from cli import runs as runs_cli
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="keqing 客情: the nightly lists for reps and nurses."
 )
@@ -205,6 +208,10 @@ def db_upgrade() -> None:
 
     upgrade(get_engine(settings.database_url))
     typer.echo(f"schema is current in {_safe_url(settings.database_url)}")
+
+
+app.command("runs")(runs_cli.runs)
+app.command("calendar")(calendar_cli.calendar)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -142,9 +142,14 @@ class WorkCalendar:
         return [y for y in range(start.year, end.year + 1) if self.year_source(y) == "fallback"]
 
     def special_days(self, year: int) -> list[CalendarDay]:
-        """The year's holidays and adjusted working days (weekend days worked), in date order."""
+        """The year's holidays and adjusted working days (weekend days worked, and every workday the
+        rules file names, e.g. a package holiday it turns back into a working day), in date order."""
         days = (self.day(d) for d in _days(dt.date(year, 1, 1), dt.date(year, 12, 31)))
-        return [d for d in days if d.holiday is not None or (d.is_workday and d.date.weekday() >= 5)]
+        return [
+            d
+            for d in days
+            if d.holiday is not None or (d.is_workday and (d.date.weekday() >= 5 or d.date in self.rule_workdays))
+        ]
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:

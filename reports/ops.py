@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from keqing.clock import SHANGHAI
 from keqing.rules import Rules
-from reports.views import DeliveryProblem, FeedLine, FileProblem, OpsView, Recipient
+from reports.views import CrashedRun, DeliveryProblem, FeedLine, FileProblem, OpsView, Recipient
 
 EMAIL_COUNTS = ("rendered", "sent", "written", "failed", "unknown", "deferred")
 
@@ -67,8 +68,12 @@ def ops_views(
     recipients: Sequence[Recipient],
     problems: Sequence[Mapping] = (),
     staff_names: Mapping[str, str] | None = None,
+    crashed_runs: Sequence[Mapping] = (),
 ) -> list[OpsView]:
-    """One OpsView per ops recipient, all with the same content."""
+    """One OpsView per ops recipient, all with the same content.
+
+    ``crashed_runs``: the earlier runs found dead that this email names (``tasks.runs.crashes_to_report``).
+    """
     ingest = summary.get("ingest") or {}
     staff_names = staff_names or {}
     feeds = [
@@ -117,5 +122,34 @@ def ops_views(
         "emails": email_counts(summary),
         "delivery_problems": delivery,
         "alerts": ops_alerts(summary, rules),
+        **run_health(summary, crashed_runs),
     }
     return [OpsView(recipient=r, **common) for r in recipients]
+
+
+def run_health(summary: Mapping, crashed_runs: Sequence[Mapping]) -> dict:
+    """The ops email's first block: the calendar years nobody knows (``summary["calendar"]``) and
+    earlier runs whose process died."""
+    calendar = summary.get("calendar") or {}
+    crashed = [
+        CrashedRun(
+            run_id=r["run_id"],
+            run_date=r["run_date"],
+            started=_shanghai(r.get("started_at")),
+            host=r.get("host"),
+            pid=r.get("pid"),
+        )
+        for r in crashed_runs
+    ]
+    return {
+        "unknown_calendar_years": list(calendar.get("unknown_years") or []),
+        "calendar_rules_key": calendar.get("rules_key") or "calendar.holidays",
+        "crashed_runs": crashed,
+    }
+
+
+def _shanghai(utc: dt.datetime | None) -> str:
+    """A naive UTC time of the database as Shanghai wall time."""
+    if utc is None:
+        return ""
+    return utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

@@ -409,6 +409,17 @@ class DeliveryProblem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CrashedRun:
+    """An earlier run whose process died (``crashed`` in the runs table), named once in the ops email."""
+
+    run_id: int
+    run_date: dt.date
+    started: str  # Shanghai time, YYYY-MM-DD HH:MM
+    host: str | None
+    pid: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpsView(View):
     """The run summary of contract section 5 (no personal data of patients or customers)."""
 
@@ -430,6 +441,10 @@ class OpsView(View):
     emails: dict[str, int] = field(default_factory=dict)  # rendered, sent, written, failed, unknown, deferred
     delivery_problems: list[DeliveryProblem] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    # Run health, shown first: years planned Monday-Friday for want of a calendar, and dead earlier runs.
+    unknown_calendar_years: list[int] = field(default_factory=list)
+    calendar_rules_key: str = "calendar.holidays"
+    crashed_runs: list[CrashedRun] = field(default_factory=list)
 
 
 AnyView = RepView | CallbackView | HomeVisitView | ManagerView | OpsView

@@ -25,6 +25,7 @@ from reports.ops import ops_views
 from reports.render import has_valid_address, render_many
 from reports.views import Recipient, View
 from tasks import IO_RETRIES, keqing_task, run_logger
+from tasks.runs import crashes_to_report
 from tasks.views import VIEW_BUILDERS
 
 
@@ -123,4 +124,5 @@ def build_ops_views(settings: Settings, rules: Rules, run_date: dt.date, summary
         if row.role == "ops" and row.active is not False and row.email
     ]
     problems = outbox.problems(engine, run_date, kinds=STAFF_KINDS)
-    return list(ops_views(summary, rules, run_date, recipients, problems, names))
+    crashed = crashes_to_report(engine, run_date)
+    return list(ops_views(summary, rules, run_date, recipients, problems, names, crashed))
