@@ -138,3 +138,22 @@ def test_an_outbox_that_cannot_be_written_fails_the_run_and_the_rerun_delivers_e
     assert sorted(p.name for p in folder.iterdir()) == ["ops-S900.eml", "rep-S001.eml", "rep-S004.eml"]
     assert nightly()["deliver"]["written"] == 0  # and never again
     assert table(settings, "runs", order_by="id")["status"].to_list() == ["failed", "failed", "succeeded", "succeeded"]
+
+
+def test_a_run_whose_horizon_reaches_an_unknown_year_opens_the_ops_email_with_it(inbox, monkeypatch, tmp_path):
+    from flows.nightly import nightly as flow
+    from keqing.settings import get_settings
+
+    assert flow(run_date=dt.date(2026, 12, 2))["calendar"]["unknown_years"] == [2027]
+    ops = email.message_from_bytes((inbox.outbox / "2026-12-02" / "ops-S900.eml").read_bytes(), policy=policy.default)
+    text = ops.get_body(preferencelist=("plain",)).get_content().split("早上好！", 1)[1]
+    assert text.splitlines()[2] == "== 节假日安排未知 =="  # first, after the lead line
+    assert "2027 年的法定节假日和调休安排未知" in text and "calendar.holidays" in text
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("calendar:\n  holidays: [{name: 元旦, from: 2027-01-01, to: 2027-01-03}]\n", encoding="utf-8")
+    monkeypatch.setenv("KEQING_RULES", str(rules))
+    get_settings.cache_clear()
+    assert flow(run_date=dt.date(2026, 12, 3))["calendar"]["unknown_years"] == []
+    ops = email.message_from_bytes((inbox.outbox / "2026-12-03" / "ops-S900.eml").read_bytes(), policy=policy.default)
+    assert "节假日安排未知" not in ops.get_body(preferencelist=("plain",)).get_content()

@@ -80,3 +80,19 @@ def test_the_ops_email_names_a_crashed_run_once_and_again_on_a_rerun_of_its_date
     second = _insert(url, NOV + dt.timedelta(days=2))
     mark_crashed(url)
     assert [r["run_id"] for r in crashes_to_report(engine, NOV + dt.timedelta(days=3))] == [second]
+
+
+def test_the_calendar_check_names_the_years_of_the_horizon_nobody_knows():
+    from keqing.rules import Rules, rules_from_mapping
+    from tasks.runs import calendar_check
+
+    # 2 December 2026 plans December and January: 2027 is unknown to chinesecalendar 1.11.
+    assert calendar_check.fn(Rules(), dt.date(2026, 12, 2)) == {
+        "unknown_years": [2027],
+        "rules_key": "calendar.holidays",
+    }
+    assert calendar_check.fn(Rules(), dt.date(2026, 11, 30))["unknown_years"] == []
+    with_2027 = rules_from_mapping(
+        {"calendar": {"holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-01"}]}}
+    )
+    assert calendar_check.fn(with_2027, dt.date(2026, 12, 2))["unknown_years"] == []
