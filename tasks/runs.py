@@ -99,20 +99,12 @@ def crashes_to_report(engine: Engine, run_date: dt.date) -> list[dict]:
             .values(crash_reported_on=run_date)
         )
         rows = conn.execute(
-            sa.select(t.c.id, t.c.run_date, t.c.started_at, t.c.host, t.c.pid, t.c.summary)
+            sa.select(t.c.id, t.c.run_date, t.c.started_at, t.c.host, t.c.pid)
             .where(t.c.status == "crashed", t.c.crash_reported_on == run_date)
             .order_by(t.c.id)
         ).all()
     return [
-        {
-            "run_id": r.id,
-            "run_date": r.run_date,
-            "started_at": r.started_at,
-            "host": r.host,
-            "pid": r.pid,
-            "stages_done": list((r.summary or {}).get("stages") or {}),
-        }
-        for r in rows
+        {"run_id": r.id, "run_date": r.run_date, "started_at": r.started_at, "host": r.host, "pid": r.pid} for r in rows
     ]
 
 
