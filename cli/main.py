@@ -144,6 +144,7 @@ def format_summary(summary: dict) -> str:
         f"{ingest.get('rows_quarantined', 0):,} quarantined, {ingest.get('rows_duplicate', 0):,} exact duplicates, "
         f"{ingest.get('rows_released', 0):,} released from quarantine, {ingest.get('rows_waiting', 0):,} waiting",
     ]
+    lines[1:1] = health_lines(summary)
     for feed, f in ingest.get("feeds", {}).items():
         lines.append(
             f"  {feed:<11} {f['files']:>4} file(s) {f['rows_read']:>10,} read {f['loaded']:>10,} loaded "
@@ -162,6 +163,21 @@ def format_summary(summary: dict) -> str:
     for extra in summary.get("report_lines", []):
         lines.append(extra)
     return "\n".join(lines)
+
+
+def health_lines(summary: dict) -> list[str]:
+    """What the ops email opens with: a calendar year nobody knows, earlier runs found dead."""
+    lines = [
+        f"calendar: {year} is unknown to chinesecalendar and the rules file, planned Monday-Friday; "
+        f"add it under calendar.holidays in the rules file (check with `keqing calendar {year}`)"
+        for year in (summary.get("calendar") or {}).get("unknown_years", [])
+    ]
+    crashed = summary.get("crashed_runs") or []
+    if crashed:
+        lines.append(
+            f"earlier runs found dead (lock free, said running), now crashed: {', '.join(f'#{i}' for i in crashed)}"
+        )
+    return lines
 
 
 @app.command()

@@ -81,3 +81,22 @@ def test_keqing_runs_marks_a_dead_run_crashed_and_shows_the_last_n(settings):
     assert [line.split()[:3] for line in lines] == [["#3", "2026-11-03", "succeeded"], ["#2", "2026-11-02", "crashed"]]
     again = CliRunner().invoke(app, ["runs"])
     assert "marked crashed" not in again.output and len([x for x in again.output.splitlines() if x[0] == "#"]) == 3
+
+
+def test_the_run_summary_on_the_command_line_opens_with_the_calendar_and_crashed_runs():
+    from cli.main import format_summary
+
+    lines = format_summary(
+        {"run_date": "2026-12-02", "calendar": {"unknown_years": [2027]}, "crashed_runs": [3, 5], "ingest": {}}
+    ).splitlines()
+    assert lines[:3] == [
+        "run_date 2026-12-02",
+        "calendar: 2027 is unknown to chinesecalendar and the rules file, planned Monday-Friday; "
+        "add it under calendar.holidays in the rules file (check with `keqing calendar 2027`)",
+        "earlier runs found dead (lock free, said running), now crashed: #3, #5",
+    ]
+    assert (
+        format_summary({"run_date": "2026-11-24", "calendar": {"unknown_years": []}})
+        .splitlines()[1]
+        .startswith("files:")
+    )
