@@ -20,6 +20,7 @@ import time
 import numpy as np
 import polars as pl
 
+from keqing.calendar import PACKAGE
 from keqing.grading import (
     Periods,
     apply_changes,
@@ -167,7 +168,7 @@ def main() -> None:
         timings[name] = (time.perf_counter() - start, cpu_seconds() - cpu_start)
         return result
 
-    periods = timed("periods (calendar)", lambda: Periods.for_run(RUN))
+    periods = timed("periods (calendar)", lambda: Periods.for_run(RUN, PACKAGE))
     grades = timed("grade_customers", lambda: grade_customers(c, data["rx"], data["orders"], RUN, rules))
     upserts, deletes = timed("history_changes", lambda: history_changes(history, grades, RUN))
     after = timed("apply_changes", lambda: apply_changes(history, upserts, deletes))

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from cli import calendar as calendar_cli
+from cli import runs as runs_cli
 from cli.prefect import app as prefect_app
 
 app = typer.Typer(
@@ -144,6 +146,7 @@ def format_summary(summary: dict) -> str:
         f"{ingest.get('rows_quarantined', 0):,} quarantined, {ingest.get('rows_duplicate', 0):,} exact duplicates, "
         f"{ingest.get('rows_released', 0):,} released from quarantine, {ingest.get('rows_waiting', 0):,} waiting",
     ]
+    lines[1:1] = health_lines(summary)
     for feed, f in ingest.get("feeds", {}).items():
         lines.append(
             f"  {feed:<11} {f['files']:>4} file(s) {f['rows_read']:>10,} read {f['loaded']:>10,} loaded "
@@ -169,6 +172,21 @@ def format_summary(summary: dict) -> str:
     for extra in summary.get("report_lines", []):
         lines.append(extra)
     return "\n".join(lines)
+
+
+def health_lines(summary: dict) -> list[str]:
+    """What the ops email opens with: a calendar year nobody knows, earlier runs found dead."""
+    lines = [
+        f"calendar: {year} is unknown to chinesecalendar and the rules file, planned Monday-Friday; "
+        f"add it under calendar.holidays in the rules file (check with `keqing calendar {year}`)"
+        for year in (summary.get("calendar") or {}).get("unknown_years", [])
+    ]
+    crashed = summary.get("crashed_runs") or []
+    if crashed:
+        lines.append(
+            f"earlier runs found dead (lock free, said running), now crashed: {', '.join(f'#{i}' for i in crashed)}"
+        )
+    return lines
 
 
 @app.command()
@@ -220,6 +238,8 @@ def db_upgrade() -> None:
 from cli.quarantine import quarantine_app  # noqa: E402  (it imports this module's helpers lazily)
 
 app.add_typer(quarantine_app, name="quarantine")
+app.command("runs")(runs_cli.runs)
+app.command("calendar")(calendar_cli.calendar)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -55,4 +55,5 @@ def ops_email(settings: Settings, rules: Rules, run_date: dt.date, summary: dict
 
 def add_delivery(total: dict, more: dict) -> dict:
     """Delivery counts of two sends added up (the staff emails, then the ops email)."""
-    return total | {k: total.get(k, 0) + more.get(k, 0) for k in DELIVERY_COUNTS}
+    first_error = total.get("first_error") or more.get("first_error")
+    return total | {k: total.get(k, 0) + more.get(k, 0) for k in DELIVERY_COUNTS} | {"first_error": first_error}

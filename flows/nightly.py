@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -22,8 +23,16 @@ from flows.supply import supply
 from keqing.clock import shanghai_today
 from keqing.rules import load_rules
 from keqing.settings import get_settings
-from tasks.deliver import outbox_status
-from tasks.runs import finish_run, migrate_database, publish_run_artifact, start_run
+from tasks.deliver import check_delivered, outbox_status
+from tasks.runs import (
+    calendar_check,
+    finish_run,
+    migrate_database,
+    publish_run_artifact,
+    record_progress,
+    start_run,
+    sweep_crashed_runs,
+)
 
 # Ingest is not per date: a run for another date waits this long for the ingest lock.
 INGEST_LOCK_WAIT_SECONDS = 30 * 60
@@ -39,11 +48,15 @@ def default_run_date() -> dt.date:
     return shanghai_today(scheduled) if scheduled is not None else shanghai_today()
 
 
+def run_lock_name(run_date: dt.date) -> str:
+    return f"run:{run_date}"
+
+
 @contextlib.contextmanager
 def run_lock(database_url: str, run_date: dt.date) -> Iterator[None]:
     """One run per run_date at a time: a second run stops at once with a clear message."""
     try:
-        with held(database_url, f"run:{run_date}"):
+        with held(database_url, run_lock_name(run_date)):
             yield
     except LockBusy:
         raise RunInProgress(
@@ -65,12 +78,15 @@ def stages_without_heartbeats() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stage(summary: dict, name: str) -> Iterator[None]:
-    """A stage of the night: its seconds go to ``summary["stages"]`` (``keqing runs`` shows them); the
-    fault tests' failpoint ``stage:<name>:done`` (edges/failpoints.py) is checked when it has ended."""
+def stage(summary: dict, name: str, save: Callable[[dict], None] | None = None) -> Iterator[None]:
+    """A stage of the night: its seconds go to ``summary["stages"]`` (``keqing runs`` shows them) and
+    the summary so far to ``save``; the fault tests' failpoint ``stage:<name>:done``
+    (edges/failpoints.py) is checked when it has ended."""
     started = time.perf_counter()
     yield
     summary.setdefault("stages", {})[name] = round(time.perf_counter() - started, 2)
+    if save is not None:
+        save(summary)
     failpoints.check(f"stage:{name}:done")
 
 
@@ -88,34 +104,41 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
     run_date = run_date or default_run_date()
     with run_lock(settings.database_url, run_date), stages_without_heartbeats():
         migrate_database(settings)
-        run_id = start_run(settings, run_date, flow_run.get_id())
+        run_id = start_run(settings, run_date, flow_run.get_id(), run_lock_name(run_date))
         summary: dict = {"run_date": run_date.isoformat()}
+        save = partial(record_progress, settings, run_id)
         try:
-            with stage(summary, "ingest"), held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
+            summary["crashed_runs"] = sweep_crashed_runs(settings, run_lock_name(run_date), run_id)
+            summary["calendar"] = calendar_check(rules, run_date)
+            with (
+                stage(summary, "ingest", save),
+                held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS),
+            ):
                 summary["ingest"] = ingest(settings, rules, run_date)
-            with stage(summary, "grading"):
+            with stage(summary, "grading", save):
                 summary["grading"] = grading(settings, rules, run_date)
-            with stage(summary, "supply"):
+            with stage(summary, "supply", save):
                 summary["supply"] = supply(settings, rules, run_date)
-            with stage(summary, "loyalty"):
+            with stage(summary, "loyalty", save):
                 summary["loyalty"] = loyalty(settings, rules, run_date)
             if send and fan_out:
-                with stage(summary, "deliver"):
+                with stage(summary, "deliver", save):
                     regional = fan_out_emails(settings, run_date, resend=resend)
                 summary["render"], summary["deliver"] = regional["render"], regional["deliver"]
                 summary["regions"] = regional["regions"]
             elif send:
-                with stage(summary, "render"):
+                with stage(summary, "render", save):
                     summary["render"] = render(settings, rules, run_date, resend=resend)
-                with stage(summary, "deliver"):
+                with stage(summary, "deliver", save):
                     summary["deliver"] = deliver(settings, run_date)
             if send:
                 # Last, so that ops read how the other emails went.
-                with stage(summary, "ops_email"):
+                with stage(summary, "ops_email", save):
                     ops = ops_email(settings, rules, run_date, summary)
                 summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
                 summary["deliver"]["outbox"] = outbox_status(settings, run_date)
                 summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}
+                check_delivered(summary["deliver"], run_date)
         except BaseException as exc:
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise

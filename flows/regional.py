@@ -50,12 +50,16 @@ class RegionFailed(RuntimeError):
     """A regional flow run of a fan-out did not complete."""
 
 
+def region_lock_name(run_date: dt.date, region: str) -> str:
+    # hex: the lock file name beside a SQLite database keeps only ASCII, and 华东 must not be 华中.
+    return f"run:{run_date}:region:{region.encode().hex()}"
+
+
 @contextlib.contextmanager
 def region_lock(database_url: str, run_date: dt.date, region: str) -> Iterator[None]:
     """One regional run per (run_date, region) at a time (its sender sweeps the region's rows)."""
-    # hex: the lock file name beside a SQLite database keeps only ASCII, and 华东 must not be 华中.
     try:
-        with held(database_url, f"run:{run_date}:region:{region.encode().hex()}"):
+        with held(database_url, region_lock_name(run_date, region)):
             yield
     except LockBusy:
         raise RuntimeError(
@@ -74,7 +78,7 @@ def regional_emails(run_date: dt.date, region: str, resend: bool = False) -> dic
     rules = load_rules(settings.rules)
     with region_lock(settings.database_url, run_date, region):
         staff_ids = read_staff_by_region(settings).get(region, [])
-        run_id = start_run(settings, run_date, flow_run.get_id())
+        run_id = start_run(settings, run_date, flow_run.get_id(), region_lock_name(run_date, region))
         summary: dict = {"run_date": run_date.isoformat(), "region": region, "staff": len(staff_ids)}
         try:
             if staff_ids:

@@ -13,14 +13,19 @@ Unknown keys and wrong values are errors that name the key (``grading.high_poten
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Share = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
+if TYPE_CHECKING:
+    from keqing.calendar import WorkCalendar
+
 CallbackReason = Literal["overdue", "expiring", "consult", "lapsed", "cadence", "holiday"]
 VisitChannel = Literal["face", "phone", "home", "sms", "wechat", "meeting"]
 Channels = Annotated[tuple[VisitChannel, ...], Field(min_length=1)]
@@ -202,7 +207,39 @@ class FreshnessRules(_Section):
     max_quarantined_share: Share = 0.2
 
 
+class HolidayRule(_Section):
+    """One statutory holiday: its name (Chinese, as greeted) and its days off, both ends included."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: Annotated[str, Field(min_length=1)]
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HolidayRule:
+        if self.to < self.from_:
+            raise ValueError(f"{self.name}: 'to' ({self.to}) is before 'from' ({self.from_})")
+        return self
+
+
+class CalendarRules(_Section):
+    """The State Council's schedule for years the ``chinesecalendar`` package does not know yet (or to
+    correct it); its dates take precedence over the package (keqing/calendar.py)."""
+
+    holidays: tuple[HolidayRule, ...] = ()
+    workdays: tuple[dt.date, ...] = ()  # adjusted working days (weekend days that are worked)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CalendarRules:
+        both = sorted(d for d in self.workdays if any(h.from_ <= d <= h.to for h in self.holidays))
+        if both:
+            raise ValueError(f"{', '.join(map(str, both))}: both a holiday and a workday")
+        return self
+
+
 class Rules(_Section):
+    calendar: CalendarRules = CalendarRules()
     supply: SupplyRules = SupplyRules()
     callbacks: CallbackRules = CallbackRules()
     home_visits: HomeVisitRules = HomeVisitRules()
@@ -212,6 +249,15 @@ class Rules(_Section):
     loyalty: LoyaltyRules = LoyaltyRules()
     ingest: IngestRules = IngestRules()
     freshness: FreshnessRules = FreshnessRules()
+
+    @cached_property
+    def work_calendar(self) -> WorkCalendar:
+        """The calendar every question about working days and holidays goes to (the rules over the package)."""
+        from keqing.calendar import WorkCalendar
+
+        return WorkCalendar.from_ranges(
+            ((h.name, h.from_, h.to) for h in self.calendar.holidays), self.calendar.workdays
+        )
 
     def daily_plan_for(self, team: str | None) -> int:
         return self.visits.daily_plan_by_team.get(team or "", self.visits.daily_plan)

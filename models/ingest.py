@@ -101,7 +101,13 @@ class Run(Base):
     run_date: Mapped[dt.date] = mapped_column(Date, index=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
+    # running | succeeded | failed | crashed (its process died: its lock was free while it said running)
+    status: Mapped[str] = mapped_column(String(20))
     prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))  # where the run's process ran, and its pid
+    pid: Mapped[int | None] = mapped_column(Integer)
+    lock_name: Mapped[str | None] = mapped_column(String(255))  # the lock (edges/locks.py) it held while running
+    # The run_date of the ops email that named this crashed run (it names it once; a rerun of that date again).
+    crash_reported_on: Mapped[dt.date | None] = mapped_column(Date)

@@ -14,7 +14,6 @@ from dataclasses import fields, replace
 
 import polars as pl
 
-from keqing.calendar import workdays
 from keqing.completeness import notices_for
 from keqing.dates import month_start
 from keqing.grading.history import grade_movements
@@ -330,7 +329,7 @@ def assemble_manager_views(
     week = None
     if done is not None:
         week = ranking_week(run_date)
-        ranking = weekly_ranking(staff, team, done, rules, len(workdays(*week)))
+        ranking = weekly_ranking(staff, team, done, rules, len(rules.work_calendar.workdays(*week)))
         by_rank = _rows(ranking, "manager_id", v.RankingEntry, people)
     return [
         v.ManagerView(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from keqing.clock import SHANGHAI
 from keqing.rules import Rules
 from reports.views import (
     BrokenBatch,
+    CrashedRun,
     DeliveryProblem,
     FeedLine,
     FileProblem,
@@ -81,9 +83,13 @@ def ops_views(
     staff_names: Mapping[str, str] | None = None,
     quarantine: Sequence[QuarantineLine] = (),
     quarantine_total: int = 0,
+    crashed_runs: Sequence[Mapping] = (),
 ) -> list[OpsView]:
-    """One OpsView per ops recipient, all with the same content; ``quarantine`` is the night's newly
-    quarantined rows, masked (``keqing.quarantine.attachment_frame``)."""
+    """One OpsView per ops recipient, all with the same content.
+
+    ``quarantine``: the night's newly quarantined rows, masked (``keqing.quarantine.attachment_frame``);
+    ``crashed_runs``: the earlier runs found dead that this email names (``tasks.runs.crashes_to_report``).
+    """
     ingest = summary.get("ingest") or {}
     staff_names = staff_names or {}
     feeds = [
@@ -134,6 +140,7 @@ def ops_views(
         "emails": email_counts(summary),
         "delivery_problems": delivery,
         "alerts": ops_alerts(summary, rules),
+        **run_health(summary, crashed_runs),
     }
     return [OpsView(recipient=r, **common) for r in recipients]
 
@@ -152,3 +159,31 @@ def completeness_fields(ingest: Mapping, rules: Rules) -> dict:
         ],
         "max_quarantined_share": rules.freshness.max_quarantined_share,
     }
+
+
+def run_health(summary: Mapping, crashed_runs: Sequence[Mapping]) -> dict:
+    """The ops email's first block: the calendar years nobody knows (``summary["calendar"]``) and
+    earlier runs whose process died."""
+    calendar = summary.get("calendar") or {}
+    crashed = [
+        CrashedRun(
+            run_id=r["run_id"],
+            run_date=r["run_date"],
+            started=_shanghai(r.get("started_at")),
+            host=r.get("host"),
+            pid=r.get("pid"),
+        )
+        for r in crashed_runs
+    ]
+    return {
+        "unknown_calendar_years": list(calendar.get("unknown_years") or []),
+        "calendar_rules_key": calendar.get("rules_key") or "calendar.holidays",
+        "crashed_runs": crashed,
+    }
+
+
+def _shanghai(utc: dt.datetime | None) -> str:
+    """A naive UTC time of the database as Shanghai wall time."""
+    if utc is None:
+        return ""
+    return utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

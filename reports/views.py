@@ -528,6 +528,17 @@ class QuarantineLine:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CrashedRun:
+    """An earlier run whose process died (``crashed`` in the runs table), named once in the ops email."""
+
+    run_id: int
+    run_date: dt.date
+    started: str  # Shanghai time, YYYY-MM-DD HH:MM
+    host: str | None
+    pid: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpsView(View):
     """The run summary of contract section 5 (no personal data of patients or customers)."""
 
@@ -555,6 +566,10 @@ class OpsView(View):
     max_quarantined_share: float = 0.2
     quarantine: list[QuarantineLine] = field(default_factory=list)  # attached, at most the first N
     quarantine_total: int = 0  # rows first quarantined tonight
+    # Run health, shown first: years planned Monday-Friday for want of a calendar, and dead earlier runs.
+    unknown_calendar_years: list[int] = field(default_factory=list)
+    calendar_rules_key: str = "calendar.holidays"
+    crashed_runs: list[CrashedRun] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from edges.db import get_engine
-from keqing import calendar
 from keqing.clock import cutoff_for
 from keqing.completeness import (
     broken_batches,
@@ -48,7 +47,7 @@ def feeds_present(engine: Engine, feeds: Sequence[str], day: dt.date) -> dict[st
 def missing_feeds(engine: Engine, rules: Rules, run_date: dt.date) -> list[str]:
     """The daily feeds of the rules without any record dated the cutoff day (run_date - 1)."""
     cutoff = cutoff_for(run_date)
-    expected = expected_daily_feeds(rules.freshness, calendar.is_workday(cutoff))
+    expected = expected_daily_feeds(rules.freshness, rules.work_calendar.is_workday(cutoff))
     return missing_daily_feeds(expected, feeds_present(engine, expected, cutoff))
 
 

@@ -86,7 +86,11 @@ def deliver_pending(
         first_delay=settings.smtp_retry_delay,
         max_delay=settings.smtp_retry_delay_max,
     )
-    result = report.as_dict() | {"pending": len(ids), "interrupted": interrupted}
+    result = report.as_dict() | {
+        "pending": len(ids),
+        "interrupted": interrupted,
+        "first_error": report.errors[0] if report.errors else None,
+    }
     log = run_logger()
     log.info(
         "delivered %s via %s: %d sent, %d written, %d failed, %d unknown, %d deferred, %d connection(s)",
@@ -108,3 +112,30 @@ def deliver_pending(
 def outbox_status(settings: Settings, run_date: dt.date) -> dict[str, int]:
     """How many of run_date's emails are in each status (all runs so far)."""
     return outbox.status_counts(get_engine(settings.database_url), run_date)
+
+
+class DeliveryFailed(RuntimeError):
+    """No email of the run could be written or sent."""
+
+
+def delivery_failure(deliver: dict, run_date: dt.date) -> str | None:
+    """Why the run's delivery failed, or None: there were emails to deliver and not one was sent or
+    written (outbox folder not writable, SMTP server unusable for every message)."""
+    delivered = deliver.get("sent", 0) + deliver.get("written", 0)
+    undelivered = sum(deliver.get(k, 0) for k in ("failed", "unknown", "deferred"))
+    if delivered or not undelivered:
+        return None
+    where = "written to the outbox folder" if deliver.get("transport") == "file" else "sent over SMTP"
+    return (
+        f"no email could be {where}: {undelivered} email(s) not delivered (first error: "
+        f"{deliver.get('first_error') or 'none recorded'}). They stay in the outbox; fix the cause and "
+        f"rerun `keqing run --date {run_date}`, which delivers each of them once."
+    )
+
+
+@keqing_task
+def check_delivered(deliver: dict, run_date: dt.date) -> None:
+    """Fail the run when no email could be delivered (``delivery_failure``)."""
+    reason = delivery_failure(deliver, run_date)
+    if reason:
+        raise DeliveryFailed(reason)

@@ -107,7 +107,7 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
             orders_t.c.order_date > vip_since, orders_t.c.order_date <= cutoff
         ),
     )
-    since = Periods.for_run(run_date).visits_since(rules.visits.lookback_months)
+    since = Periods.for_run(run_date, rules.work_calendar).visits_since(rules.visits.lookback_months)
     visits = read_table(
         engine,
         sa.select(*(visits_t.c[name] for name in VISIT_COLUMNS)).where(
@@ -181,7 +181,7 @@ def plan_visits(
     settings: Settings, inputs: GradingInputs, grades: pl.DataFrame, rules: Rules, run_date: dt.date
 ) -> dict:
     """Attainment to date, today's visit targets per rep and the customers of inactive staff."""
-    periods = Periods.for_run(run_date)
+    periods = Periods.for_run(run_date, rules.work_calendar)
     c, s, v = inputs.customers, inputs.staff, inputs.visits
     facts = visit_facts(v, c, periods, rules)
     attainment = rep_attainment(c, grades, s, v, periods, rules, facts=facts)

@@ -31,6 +31,7 @@ from reports.views import QuarantineLine, Recipient, View, rows_from_frame
 from tasks import IO_RETRIES, keqing_task, run_logger
 from tasks.completeness import missing_feeds
 from tasks.quarantine import read_quarantine
+from tasks.runs import crashes_to_report
 from tasks.views import VIEW_BUILDERS
 
 # The ops email attaches at most this many of the night's quarantined rows (a first history load can
@@ -139,4 +140,5 @@ def build_ops_views(settings: Settings, rules: Rules, run_date: dt.date, summary
         engine, [QuarantineRow.__table__.c.first_seen_run_date == run_date], limit=QUARANTINE_ATTACHMENT_MAX_ROWS
     )
     lines = rows_from_frame(attachment_frame(rows, cells), QuarantineLine)
-    return list(ops_views(summary, rules, run_date, recipients, problems, names, lines, total))
+    crashed = crashes_to_report(engine, run_date)
+    return list(ops_views(summary, rules, run_date, recipients, problems, names, lines, total, crashed))

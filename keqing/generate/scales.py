@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from keqing.calendar import is_workday
+from keqing.calendar import PACKAGE
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Calendar:
         self.start, self.days = start, days
         self.dates = [start + timedelta(days=i) for i in range(days)]
         self.iso = np.array([d.isoformat() for d in self.dates])
-        self.workday = np.array([is_workday(d) for d in self.dates], dtype=bool)
+        self.workday = np.array([PACKAGE.is_workday(d) for d in self.dates], dtype=bool)
         # For each day, the index of the same or next working day (``days`` when none is left).
         nxt = np.full(days + 1, days, dtype=np.int64)
         for i in range(days - 1, -1, -1):

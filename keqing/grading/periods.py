@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from keqing.calendar import workdays
+from keqing.calendar import WorkCalendar
 from keqing.clock import cutoff_for
 from keqing.dates import add_months, month_end, month_start, quarter_start
 
@@ -35,7 +35,9 @@ class Periods:
         return min(add_months(self.cutoff, -lookback_months) + dt.timedelta(days=1), self.report_quarter_start)
 
     @classmethod
-    def for_run(cls, run_date: dt.date) -> Periods:
+    def for_run(cls, run_date: dt.date, calendar: WorkCalendar) -> Periods:
+        """``calendar``: the rules' (``rules.work_calendar``)."""
+        workdays = calendar.workdays
         cutoff = cutoff_for(run_date)
         plan_end = month_end(run_date)
         days_left = workdays(run_date, plan_end)

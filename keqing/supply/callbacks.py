@@ -32,7 +32,7 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.calendar import holiday_name, is_workday, next_workday
+from keqing.calendar import WorkCalendar
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.supply.assignment import assign_staff
@@ -192,25 +192,29 @@ def patient_calls(
     )
 
 
-def holiday_period_start(day: dt.date) -> dt.date | None:
+def holiday_period_start(day: dt.date, calendar: WorkCalendar) -> dt.date | None:
     """The first day of the statutory holiday that ``day`` belongs to, or None on other days."""
-    name = holiday_name(day)
+    name = calendar.holiday_name(day)
     if name is None:
         return None
     start = day
-    while holiday_name(start - dt.timedelta(days=1)) == name:
+    while calendar.holiday_name(start - dt.timedelta(days=1)) == name:
         start -= dt.timedelta(days=1)
     return start
 
 
 def greeting_calls(
-    state: pl.DataFrame, contacts: pl.DataFrame, run_date: dt.date, seed: int | None = None
+    state: pl.DataFrame,
+    contacts: pl.DataFrame,
+    run_date: dt.date,
+    calendar: WorkCalendar,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """Holiday greetings: patients not lapsed, without a completed call since the holiday began.
 
     One row per patient, on the product that runs out first; due on the holiday's first day.
     """
-    start = holiday_period_start(run_date)
+    start = holiday_period_start(run_date, calendar)
     if start is None:
         return pl.DataFrame(schema=CALL_COLUMNS)
     seed = _seed_for(state, contacts) if seed is None else seed
@@ -260,7 +264,7 @@ def consult_calls(consults: pl.DataFrame, run_date: dt.date, rules: Rules) -> pl
         & (pl.col("received_date") >= run_date - dt.timedelta(days=consult_lookback_days(rules)))
     )
     deadlines = sorted({d + dt.timedelta(days=within) for d in open_["received_date"].unique().to_list()})
-    window_end = {d: next_workday(d, after=False) for d in deadlines}  # a handful of dates
+    window_end = {d: rules.work_calendar.next_workday(d, after=False) for d in deadlines}  # a handful of dates
     due = pl.col("received_date") + pl.duration(days=within)
     return (
         open_.with_columns(due.alias("due_date"))
@@ -385,11 +389,11 @@ def callback_list(
     calls = pl.concat(
         [
             patient_calls(state, contacts, run_date, rules, seed).select(list(CALL_COLUMNS)),
-            greeting_calls(state, contacts, run_date, seed).select(list(CALL_COLUMNS)),
+            greeting_calls(state, contacts, run_date, rules.work_calendar, seed).select(list(CALL_COLUMNS)),
         ]
     ).with_columns(_priority(rules).alias("priority"))
     calls = _with_key(calls, seed)
-    if not is_workday(run_date):
+    if not rules.work_calendar.is_workday(run_date):
         # A day off lists the patients with a call falling due that day (or a greeting); carry-over waits.
         calls = calls.join(calls.filter("due_today").select("_pk").unique(), on="_pk", how="semi")
     best_first = _pack(

@@ -20,7 +20,7 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.calendar import is_workday
+from keqing.calendar import WorkCalendar
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.supply.assignment import assign_staff
@@ -144,7 +144,9 @@ def _runs_out(sales: pl.DataFrame, villages: pl.DataFrame, products: pl.DataFram
     )
 
 
-def _workdays(start: dt.date, *, through: dt.date | None = None, count: int = 0) -> list[dt.date]:
+def _workdays(
+    calendar: WorkCalendar, start: dt.date, *, through: dt.date | None = None, count: int = 0
+) -> list[dt.date]:
     """Working days from ``start`` on, up to the first one on or after ``through`` and at least ``count``.
 
     A loop over days (a few hundred), not over rows.
@@ -152,7 +154,7 @@ def _workdays(start: dt.date, *, through: dt.date | None = None, count: int = 0)
     days: list[dt.date] = []
     day = start
     while len(days) < count or (through is not None and (not days or days[-1] < through)):
-        if is_workday(day):
+        if calendar.is_workday(day):
             days.append(day)
         day += dt.timedelta(days=1)
     return days
@@ -179,7 +181,7 @@ def home_visit_plan(
     runs_out = _runs_out(sales, villages, products)
     if runs_out.height == 0:
         return pl.DataFrame(schema=PLAN_COLUMNS), pl.DataFrame(schema={"plan_no": pl.Int32, "patient_id": pl.String})
-    calendar = _workdays(runs_out["run_out_date"].min(), through=runs_out["run_out_date"].max())
+    calendar = _workdays(rules.work_calendar, runs_out["run_out_date"].min(), through=runs_out["run_out_date"].max())
     index = pl.DataFrame(
         {"planned_date": calendar, "_r": range(len(calendar))}, schema={"planned_date": pl.Date, "_r": pl.Int64}
     )
@@ -217,7 +219,7 @@ def home_visit_plan(
     )
     needed = int(ranked["_day"].max()) + 1
     if needed > len(calendar):
-        calendar = _workdays(calendar[0], count=needed)
+        calendar = _workdays(rules.work_calendar, calendar[0], count=needed)
     visit_day = pl.Series("visit_date", calendar, dtype=pl.Date)
     horizon = run_date + dt.timedelta(days=rules.home_visits.plan_days)
     members = ranked.with_columns(visit_day.gather(ranked["_day"]).alias("visit_date")).filter(

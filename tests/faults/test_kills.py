@@ -1,13 +1,19 @@
 """SIGKILL of `keqing run` in the middle of a load, at each stage boundary and in the middle of sending,
 and an outbox folder that cannot be written: every later attempt picks up what the one before left,
-and the night ends in the state of an undisturbed one, each email written once."""
+and the night ends in the state of an undisturbed one, each email written once. A killed run shows
+``crashed`` in ``keqing runs`` and the next ops email names it, once."""
 
 from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+from email import policy
 
 import pytest
 
 from tests.faults.conftest import RUN_DATE
-from tests.faults.process import KILLED
+from tests.faults.process import KILLED, keqing
 from tests.faults.snapshot import differences
 
 pytestmark = pytest.mark.e2e
@@ -65,11 +71,11 @@ def test_a_night_killed_at_every_step_in_turn_ends_as_an_undisturbed_night(night
     assert eml_files(night) == {}
 
     # The outbox folder cannot be created (its parent is a file; root ignores permissions, so no chmod):
-    # the run finishes, reports every email deferred, and marks none sent.
+    # the run fails (exit 1) saying why, with every email still pending and none marked sent.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    assert night.run(keqing_outbox=str(blocker / "outbox")) == 0, night.log()
-    assert "emails: 17 rendered, 0 sent, 0 written to files, 0 failed, 0 unknown, 17 deferred" in night.log()
+    assert night.run(keqing_outbox=str(blocker / "outbox")) == 1, night.log()
+    assert "no email could be written to the outbox folder: 17 email(s) not delivered" in night.log()
     assert by(night, "outbox", "status") == {"pending": STAFF_EMAILS + 1}
     errors = night.query("SELECT DISTINCT substr(last_error, 1, 14) FROM outbox")
     assert errors == [("cannot write /",)]
@@ -95,8 +101,33 @@ def test_a_night_killed_at_every_step_in_turn_ends_as_an_undisturbed_night(night
 
     assert night.run() == 0, night.log()
     assert differences(night.snapshot(), reference) == []
-    # The killed attempts are still recorded as running: they had no chance to record anything else.
-    assert by(night, "runs", "status") == {"running": 9, "succeeded": 2}
+    # Each killed attempt was found dead (its lock free) by the next attempt, and marked crashed.
+    assert by(night, "runs", "status") == {"crashed": 9, "failed": 1, "succeeded": 1}
 
 
 FILES_BY_STATUS = "SELECT feed, status, count(*) FROM ingest_files GROUP BY feed, status"
+
+
+def ops_text(night, day: str) -> str:
+    (path,) = (night.outbox / day).glob("ops-*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_killed_run_shows_crashed_in_keqing_runs_and_the_next_ops_email_names_it_once(night):
+    assert night.run(failpoint="stage:grading:done=kill") == KILLED, night.log()
+    assert by(night, "runs", "status") == {"running": 1}  # it had no chance to record anything else
+
+    log = night.logs / "runs.log"
+    assert keqing(night.base_env(), "runs", log=log) == 0
+    out = log.read_text(encoding="utf-8")
+    assert "marked crashed (process gone, lock free): #1" in out
+    assert re.search(r"^#1 +2026-11-02 +crashed +started [-0-9]{10} [:0-9]{8} +- +\S+ pid [0-9]+$", out, re.M), out
+    assert re.search(r"^ +stages: ingest [0-9.]+ s, grading [0-9.]+ s$", out, re.M), out  # how far it got
+    assert by(night, "runs", "status") == {"crashed": 1}
+
+    assert night.run() == 0, night.log()
+    assert "运行 #1（日期 2026-11-02，" in ops_text(night, "2026-11-02")
+    assert night.run(date=RUN_DATE + dt.timedelta(days=1)) == 0, night.log()
+    assert "异常中断" not in ops_text(night, "2026-11-03")  # named once
+    assert by(night, "runs", "status") == {"crashed": 1, "succeeded": 2}

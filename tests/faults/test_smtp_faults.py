@@ -60,13 +60,13 @@ def test_a_night_of_smtp_trouble_sends_no_email_twice_and_loses_none(night, refe
     rows = sorted(reference.rows("outbox"), key=lambda r: r["staff_id"])
     address = {r["staff_id"]: r["recipient"] for r in rows}
 
-    # 1. Nothing listens on the port: connection refused. Every email stays pending.
+    # 1. Nothing listens on the port: connection refused. Every email stays pending; the run fails.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
         night.env = smtp_env(closed.getsockname()[1])
-        assert night.run() == 0, night.log()
+        assert night.run() == 1, night.log()
     assert by_status(night) == {"pending": EMAILS}
-    assert "17 deferred" in night.log()
+    assert "no email could be sent over SMTP: 17 email(s) not delivered" in night.log()
     # The first email tried tells why; the others were not tried (the same would have happened to them).
     assert errors(night) == {"connection failed: ConnectionRefusedError: [Errno 111] Connection refused", None}
 
@@ -75,7 +75,7 @@ def test_a_night_of_smtp_trouble_sends_no_email_twice_and_loses_none(night, refe
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # the kernel completes the handshake; nobody ever answers
         night.env = smtp_env(silent.getsockname()[1], attempts=1)
-        assert night.run() == 0, night.log()
+        assert night.run() == 1, night.log()
     assert by_status(night) == {"pending": EMAILS}
     assert errors(night) == {
         "connection failed: SMTPServerDisconnected: Connection unexpectedly closed: timed out",

@@ -94,3 +94,66 @@ def test_nightly_renders_delivers_and_emails_ops_once_per_date_and_again_on_rese
     assert resent["render"]["marked_for_resend"] == 3
     assert (resent["render"]["replaced_pending"], resent["deliver"]["written"]) == (2, 3)
     assert table(settings, "outbox")["resends"].to_list() == [1, 1, 1]
+
+
+def test_an_outbox_that_cannot_be_written_fails_the_run_and_the_rerun_delivers_each_email_once(
+    inbox, monkeypatch, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from flows.nightly import nightly as flow
+    from keqing.settings import get_settings
+    from tasks.deliver import DeliveryFailed
+
+    settings = inbox
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # the outbox path is a regular file (root ignores permissions, so no chmod)
+    monkeypatch.setenv("KEQING_OUTBOX", str(blocker))
+    monkeypatch.setenv("KEQING_SMTP_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+
+    result = CliRunner().invoke(app, ["run", "--date", RUN_DATE.isoformat()])
+    assert result.exit_code == 1
+    assert "run for 2026-11-24 failed: DeliveryFailed: no email could be written to the outbox folder: 3 email(s)" in (
+        result.output
+    )
+    assert f"cannot write {blocker}/2026-11-24/" in result.output
+    assert "rerun `keqing run --date 2026-11-24`" in result.output
+    runs = table(settings, "runs")
+    assert runs["status"].to_list() == ["failed"]
+    assert runs["error"][0].startswith("DeliveryFailed: no email could be written")
+    assert table(settings, "outbox")["status"].to_list() == ["pending"] * 3
+
+    state = flow(run_date=RUN_DATE, return_state=True)  # the same in Prefect's terms
+    assert state.is_failed()
+    with pytest.raises(DeliveryFailed):
+        state.result()
+
+    monkeypatch.setenv("KEQING_OUTBOX", str(tmp_path / "outbox"))
+    get_settings.cache_clear()
+    summary = nightly()
+    assert (summary["deliver"]["written"], summary["deliver"]["outbox"]) == (3, {"sent": 3})
+    folder = tmp_path / "outbox" / "2026-11-24"
+    assert sorted(p.name for p in folder.iterdir()) == ["ops-S900.eml", "rep-S001.eml", "rep-S004.eml"]
+    assert nightly()["deliver"]["written"] == 0  # and never again
+    assert table(settings, "runs", order_by="id")["status"].to_list() == ["failed", "failed", "succeeded", "succeeded"]
+
+
+def test_a_run_whose_horizon_reaches_an_unknown_year_opens_the_ops_email_with_it(inbox, monkeypatch, tmp_path):
+    from flows.nightly import nightly as flow
+    from keqing.settings import get_settings
+
+    assert flow(run_date=dt.date(2026, 12, 2))["calendar"]["unknown_years"] == [2027]
+    ops = email.message_from_bytes((inbox.outbox / "2026-12-02" / "ops-S900.eml").read_bytes(), policy=policy.default)
+    text = ops.get_body(preferencelist=("plain",)).get_content().split("早上好！", 1)[1]
+    assert text.splitlines()[2] == "== 节假日安排未知 =="  # first, after the lead line
+    assert "2027 年的法定节假日和调休安排未知" in text and "calendar.holidays" in text
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("calendar:\n  holidays: [{name: 元旦, from: 2027-01-01, to: 2027-01-03}]\n", encoding="utf-8")
+    monkeypatch.setenv("KEQING_RULES", str(rules))
+    get_settings.cache_clear()
+    assert flow(run_date=dt.date(2026, 12, 3))["calendar"]["unknown_years"] == []
+    ops = email.message_from_bytes((inbox.outbox / "2026-12-03" / "ops-S900.eml").read_bytes(), policy=policy.default)
+    assert "节假日安排未知" not in ops.get_body(preferencelist=("plain",)).get_content()

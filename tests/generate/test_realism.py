@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from keqing.calendar import is_workday
+from keqing.calendar import PACKAGE
 from keqing.feeds import FEEDS
 from tests.generate.reading import load_feed, manifest
 
@@ -25,7 +25,7 @@ def feeds(small_clean) -> dict[str, pl.DataFrame]:
 
 @cache
 def _workdays() -> list[str]:
-    return [(START + timedelta(i)).isoformat() for i in range(DAYS) if is_workday(START + timedelta(i))]
+    return [(START + timedelta(i)).isoformat() for i in range(DAYS) if PACKAGE.is_workday(START + timedelta(i))]
 
 
 def _grades(rx: pl.DataFrame, months: list[str]) -> pl.DataFrame:

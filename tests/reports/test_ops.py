@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from keqing.rules import Rules, rules_from_mapping
 from reports.ops import email_counts, ops_alerts, ops_views
-from reports.views import DeliveryProblem, FeedLine, FileProblem
+from reports.render import render_bodies
+from reports.views import CrashedRun, DeliveryProblem, FeedLine, FileProblem
 from tests.reports.factories import RUN_DATE, recipient
 
 SUMMARY = {
@@ -196,3 +199,28 @@ def test_a_staff_email_carries_its_notices_first():
     assert html.index("数据未到：昨日的购药记录尚未收到。") < html.index("今日回访</h2>")
     plain, _ = render_bodies(callback_view([call("P1", "赵敏", "13812345678")]))
     assert "数据未到" not in plain
+
+
+def test_the_ops_email_opens_with_an_unknown_calendar_year_and_the_runs_that_died():
+    summary = SUMMARY | {"calendar": {"unknown_years": [2027], "rules_key": "calendar.holidays"}}
+    crashed = [
+        {"run_id": 41, "run_date": dt.date(2026, 11, 23), "started_at": dt.datetime(2026, 11, 22, 17, 30, 5),
+         "host": "keqing-1", "pid": 4242},
+    ]  # fmt: skip
+    view = ops_views(summary, Rules(), RUN_DATE, [recipient("S900", "赵运营")], crashed_runs=crashed)[0]
+    assert view.unknown_calendar_years == [2027]
+    assert view.crashed_runs == [
+        CrashedRun(run_id=41, run_date=dt.date(2026, 11, 23), started="2026-11-23 01:30", host="keqing-1", pid=4242)
+    ]
+    html, text = render_bodies(view)
+    body = text.split("早上好！", 1)[1]
+    # The calendar warning comes first, then the dead run, then everything else.
+    assert body.index("2027 年的法定节假日和调休安排未知") < body.index("运行 #41") < body.index("== 告警 ==")
+    assert "规则文件（KEQING_RULES）的 calendar.holidays" in body and "keqing calendar 2027" in body
+    assert "运行 #41（日期 2026-11-23，2026-11-23 01:30 开始，keqing-1 进程 4242）" in body
+    assert "keqing run --date 2026-11-23" in body
+    assert html.index("节假日安排未知") < html.index("异常中断的运行") < html.index("<b>告警</b>")
+    # A night without either has no such block.
+    quiet = ops_views(SUMMARY, Rules(), RUN_DATE, [recipient("S900", "赵运营")])[0]
+    html, text = render_bodies(quiet)
+    assert "节假日安排未知" not in text + html and "异常中断" not in text + html

@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from keqing.calendar import PACKAGE
 from keqing.grading.attainment import customer_standards, rep_attainment
 from keqing.grading.periods import Periods
 from keqing.rules import Rules, rules_from_mapping
@@ -54,7 +55,7 @@ def test_a_fifth_visit_to_an_a_doctor_does_not_make_up_for_a_missed_b():
     seen = visits(*(visit("DA", oct_(d)) for d in (8, 9, 10, 12, 13)), visit("DB", oct_(14)), visit("DB", oct_(15)))
     # The run of 1 November reports October, complete: 18 field working days (1-7 National Day off, Saturday
     # 10 October worked).
-    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(1)), Rules())
+    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(1), PACKAGE), Rules())
     assert result.select(COLUMNS).rows() == [
         ("S1", "A", 1, 4, 5, 4, 1.0, 1, 1.0, 1, 1.0, 4, 0.9, 1.0),
         ("S1", "ALL", 2, 8, 7, 6, 0.75, 2, 1.0, 2, 1.0, None, None, None),  # 4 + 2 of 8, not 7
@@ -64,10 +65,26 @@ def test_a_fifth_visit_to_an_a_doctor_does_not_make_up_for_a_missed_b():
 
 
 def test_field_working_days_so_far_count_the_adjusted_saturday():
-    periods = Periods.for_run(oct_(12))  # cutoff Sunday 11 October: 8, 9 and Saturday 10 October worked
+    periods = Periods.for_run(oct_(12), PACKAGE)  # cutoff Sunday 11 October: 8, 9 and Saturday 10 October worked
     assert (periods.report_days_so_far, periods.report_days_in_month) == (3, 18)
-    assert Periods.for_run(oct_(9)).workdays_left == 17  # 9, 10, 12-16, 19-23, 26-30
-    assert not Periods.for_run(oct_(5)).is_workday and Periods.for_run(oct_(10)).is_workday
+    assert Periods.for_run(oct_(9), PACKAGE).workdays_left == 17  # 9, 10, 12-16, 19-23, 26-30
+    assert not Periods.for_run(oct_(5), PACKAGE).is_workday and Periods.for_run(oct_(10), PACKAGE).is_workday
+
+
+def test_field_working_days_of_february_2027_follow_the_rules_files_spring_festival():
+    spring = rules_from_mapping(
+        {
+            "calendar": {
+                "holidays": [{"name": "春节", "from": "2027-02-06", "to": "2027-02-13"}],
+                "workdays": ["2027-02-14", "2027-02-20"],
+            }
+        }
+    ).work_calendar
+    # From Monday 1 February: 20 weekdays, less 8-12 off, plus Sunday 14 and Saturday 20 worked.
+    assert Periods.for_run(dt.date(2027, 2, 1), spring).workdays_left == 17
+    assert Periods.for_run(dt.date(2027, 2, 1), PACKAGE).workdays_left == 20  # Monday-Friday fallback
+    assert Periods.for_run(dt.date(2027, 2, 20), spring).is_workday
+    assert not Periods.for_run(dt.date(2027, 2, 8), spring).is_workday
 
 
 def book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -118,7 +135,7 @@ def book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 
 def test_counting_rules_coverage_and_calls_per_field_working_day():
     cust, gr, people, seen = book()
-    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(21)), Rules())
+    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(21), PACKAGE), Rules())
     assert result.select(COLUMNS).rows() == [
         ("S1", "A", 1, 4, 2, 2, 0.5, 1, 1.0, 1, 1.0, 4, 0.9, 1.0),
         ("S1", "ALL", 6, 9, 4, 4, 4 / 9, 3, 0.5, 5, 5 / 6, None, None, None),
@@ -142,7 +159,7 @@ def test_counting_rules_coverage_and_calls_per_field_working_day():
 def test_counting_everyone_s_visits_is_a_rule():
     cust, gr, people, seen = book()
     anyone = rules_from_mapping({"visits": {"count_visits_by": "anyone"}})
-    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(21)), anyone)
+    result = rep_attainment(cust, gr, people, seen, Periods.for_run(nov(21), PACKAGE), anyone)
     assert result.filter(grade="A").select("visits_done", "visits_credited").row(0) == (3, 3)  # 2, 5 and 6 Nov
     assert result.filter(staff_id="S2", grade="B").select("visits_done").item() == 1  # S1's call on 11 Nov
 

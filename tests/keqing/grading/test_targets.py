@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from keqing.calendar import PACKAGE
 from keqing.grading.periods import Periods
 from keqing.grading.targets import due_today, orphan_customers, visit_targets
 from keqing.org import managers_of
@@ -44,7 +45,7 @@ def nov(day: int) -> dt.date:
 
 
 def plan(cust, gr, seen, run_date=RUN, rules=None) -> pl.DataFrame:
-    return visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(run_date), rules or Rules())
+    return visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(run_date, PACKAGE), rules or Rules())
 
 
 def test_reasons_in_priority_order_laid_out_as_a_route():
@@ -152,7 +153,7 @@ def test_frequency_with_back_to_back_days():
         *(visit("A3", nov(d)) for d in (2, 9, 16)),  # 1 left needs 1 day: can wait until the 30th
     )
     back_to_back = rules_from_mapping({"visits": {"spacing_workdays": 1}})
-    due = due_today(cust, gr, seen, Periods.for_run(friday), back_to_back)
+    due = due_today(cust, gr, seen, Periods.for_run(friday, PACKAGE), back_to_back)
     assert due.select("customer_id", "reason", "slack").sort("customer_id").rows() == [
         ("A0", "frequency", -3),  # 4 left need 4 days, 1 to spare: 1 - 4
         ("A2", "frequency", -1),  # 1 - 2
@@ -176,7 +177,7 @@ def test_customers_of_inactive_staff_go_to_the_nearest_active_manager():
         ("K1", "doctor", "A", "A1"),
     )
     seen = visits(visit("O1", nov(2), staff_id="S3", next_visit=RUN))
-    periods = Periods.for_run(RUN)
+    periods = Periods.for_run(RUN, PACKAGE)
     due = due_today(cust, gr, seen, periods, Rules())
     orphans = orphan_customers(due, PEOPLE)
     assert orphans.select(
@@ -203,11 +204,11 @@ def test_visits_are_read_back_twelve_months_from_the_cutoff():
         visit("A1", dt.date(2025, 11, 23)),  # cutoff 22 Nov 2026 - 12 months + 1 day: the first day read
         visit("A2", dt.date(2025, 11, 22)),  # a day earlier: not read, as if never seen
     )
-    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules())
+    due = due_today(cust, gr, seen, Periods.for_run(RUN, PACKAGE), Rules())
     assert due.select("customer_id", "last_visit_date").sort("customer_id").rows() == [
         ("A1", dt.date(2025, 11, 23)),
         ("A2", None),
     ]
     longer = rules_from_mapping({"visits": {"lookback_months": 13}})
-    due = due_today(cust, gr, seen, Periods.for_run(RUN), longer)
+    due = due_today(cust, gr, seen, Periods.for_run(RUN, PACKAGE), longer)
     assert due.filter(customer_id="A2")["last_visit_date"].to_list() == [dt.date(2025, 11, 22)]

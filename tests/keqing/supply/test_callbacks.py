@@ -6,7 +6,8 @@ import datetime as dt
 
 import polars as pl
 
-from keqing.rules import Rules
+from keqing.calendar import PACKAGE
+from keqing.rules import Rules, rules_from_mapping
 from keqing.supply.callbacks import consult_calls, holiday_period_start
 from tests.keqing.supply.scenario import consults, d, inputs, listed, patients, purchases, visits
 
@@ -170,6 +171,49 @@ def test_what_does_not_fit_on_friday_waits_for_monday():
     ]
 
 
+SPRING_2027 = rules_from_mapping(
+    {
+        "calendar": {
+            "holidays": [{"name": "春节", "from": "2027-02-06", "to": "2027-02-13"}],
+            "workdays": ["2027-02-14", "2027-02-20"],  # Sunday 14 and Saturday 20 February worked
+        }
+    }
+)
+
+
+def test_spring_festival_2027_from_the_rules_file_brings_greeting_calls_on_its_days():
+    # The package does not know 2027: without the rules file, no greeting at all.
+    rows = purchases(("PA", "PR30", 3, "2027-01-20"), ("PB", "PR30", 3, "2027-01-20"))  # cadence ... 02-04, 02-09
+    people = patients(("PA", "OF1", "S1"), ("PB", "OF1", "S1"))
+    done = [("PA", "2027-02-05"), ("PB", "2027-02-05")]
+    first_day = listed(inputs(rows, people, visits(*done)), "2027-02-06", SPRING_2027)
+    assert first_day.select("patient_id", "reason", "due_date").rows() == [
+        ("PA", "holiday", d("2027-02-06")),
+        ("PB", "holiday", d("2027-02-06")),
+    ]
+    assert listed(inputs(rows, people, visits(*done)), "2027-02-06").height == 0
+    # PA greeted on the first day; on Monday 8 February (a day of the holiday) only PB is left to greet.
+    done.append(("PA", "2027-02-06"))
+    monday = listed(inputs(rows, people, visits(*done)), "2027-02-08", SPRING_2027)
+    assert monday.select("patient_id", "reason", "due_date").rows() == [("PB", "holiday", d("2027-02-06"))]
+    assert listed(inputs(rows, people, visits(*done)), "2027-02-08").height == 0  # a plain Monday
+
+
+def test_the_overflow_of_the_friday_before_an_adjusted_working_saturday_is_called_on_that_saturday():
+    rows = [(f"Q{i:02d}", "PR30", 1, "2027-01-05") for i in range(1, 81)]  # lapse on Friday 2027-02-19
+    bought, people = purchases(*rows), patients(*[(p, "OF1", "S1") for p, *_ in rows])
+    done = [(p, "2027-02-18") for p, *_ in rows]
+    friday = listed(inputs(bought, people, visits(*done)), "2027-02-19", SPRING_2027)
+    assert friday.select("patient_id", "reason").rows() == [(f"Q{i:02d}", "lapsed") for i in range(1, 41)]
+    done += [(p, "2027-02-19") for p in friday["patient_id"]]
+    saturday = listed(inputs(bought, people, visits(*done)), "2027-02-20", SPRING_2027)
+    assert saturday.select("patient_id", "reason", "due_date", "position").rows() == [
+        (f"Q{i:02d}", "overdue", d("2027-02-19"), i - 40) for i in range(41, 81)
+    ]
+    # Without the rules file Saturday 20 February is a day off: the forty wait for Monday.
+    assert listed(inputs(bought, people, visits(*done)), "2027-02-20").height == 0
+
+
 def test_tried_but_not_reached_overdue_calls_make_room_for_untried_ones():
     rules = Rules.model_validate({"callbacks": {"max_calls_per_day": 2}})
     rows = [(p, "PR30", 1, "2026-11-10") for p in ("A", "B", "C")]  # all owe the 11-11 call
@@ -208,7 +252,7 @@ def test_consults_are_called_back_within_three_days():
 
 
 def test_holiday_greetings_and_what_a_holiday_list_carries():
-    assert holiday_period_start(d("2026-10-03")) == d("2026-10-01")
+    assert holiday_period_start(d("2026-10-03"), PACKAGE) == d("2026-10-01")
     rows = purchases(
         ("PA", "PR30", 3, "2026-09-03"),  # active, next call 10-03: greeted on 10-01
         ("PB", "PR10", 1, "2026-08-01"),  # lapsed in August: no greeting

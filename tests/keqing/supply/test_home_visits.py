@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from keqing.rules import Rules
+from keqing.rules import Rules, rules_from_mapping
 from keqing.supply.home_visits import home_visit_plan, village_runs_out
 from tests.keqing.supply.scenario import PRODUCTS, STAFF, d, event_purchases, patients
 
@@ -120,3 +120,22 @@ def test_a_run_keeps_the_visits_of_the_next_fourteen_days():
         "2026-12-01": [d("2026-12-01")],
         "2026-12-02": [],
     }
+
+
+def test_a_visit_falling_in_the_rules_files_spring_festival_moves_to_its_adjusted_working_sunday():
+    # 4 boxes of PR10 bought at a clinic on 2027-01-01 run out on Tuesday 2027-02-09. The package does not
+    # know 2027; the rules file has 春节 6-13 February off and Sunday 14 February worked.
+    sales = event_purchases(*[(f"S{i}", "PR10", 4, "2027-01-01", "EV3") for i in range(1, 4)])
+    people = patients(*[(f"S{i}", "OF2", None, True, "丙村", "临安镇", "H1") for i in range(1, 4)])
+    spring = rules_from_mapping(
+        {
+            "calendar": {
+                "holidays": [{"name": "春节", "from": "2027-02-06", "to": "2027-02-13"}],
+                "workdays": ["2027-02-14"],
+            }
+        }
+    )
+    plans, _ = home_visit_plan(sales, PRODUCTS, people, STAFF, d("2027-02-01"), spring)
+    assert plans.select("planned_date", "visit_date").rows() == [(d("2027-02-14"), d("2027-02-14"))]
+    plans, _ = home_visit_plan(sales, PRODUCTS, people, STAFF, d("2027-02-01"), Rules())
+    assert plans.select("planned_date", "visit_date").rows() == [(d("2027-02-09"), d("2027-02-09"))]
