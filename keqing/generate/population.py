@@ -423,6 +423,7 @@ class Arrivals:
     office: np.ndarray
     day: np.ndarray
     staff: np.ndarray  # the staff member who took the call (-1 if none)
+    calls: int = 0  # consult calls in all, buyers or not (each needs a phone)
 
 
 def patient_split(scale: Scale, offices: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -594,7 +595,7 @@ def make_patients(
     c_sur = np.where(same, names.surname, r.choice(len(_SUR_W), size=n, p=_SUR_W))
     contact = draw_names(r, n, c_female, c_sur).chinese()
     relation_names = pl.Series([x for x, _, _ in rel])
-    phones = unique_phones(r, n + _consult_phone_reserve(scale))
+    phones = unique_phones(r, n + _consult_phone_reserve(scale, cal, consult_arrivals.calls))
     order = np.lexsort((r.random(n), day))
     patients = pl.DataFrame(
         {
@@ -631,9 +632,11 @@ def make_patients(
     return patients, events, pl.Series(phones[n:])
 
 
-def _consult_phone_reserve(scale: Scale) -> int:
-    """Phones set aside for consults of people who never buy (drawn with the patients' phones)."""
-    return int(scale.offices * scale.days * scale.consults_per_office_day * 1.5) + 100
+def _consult_phone_reserve(scale: Scale, cal: Calendar, calls: int) -> int:
+    """Phones set aside for consults of people who never buy (drawn with the patients' phones): one per
+    consult call at least. The estimate follows the generated range (``cal.days``), not the scale's
+    default one: with the default's estimate a longer ``--days`` ran out of phones."""
+    return max(int(scale.offices * cal.days * scale.consults_per_office_day * 1.5) + 100, calls)
 
 
 def _product_for_disease(r: np.random.Generator, disease: np.ndarray, p_disease: np.ndarray) -> np.ndarray:
