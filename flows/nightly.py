@@ -93,12 +93,13 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
         try:
             with stage(summary, "ingest"), held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS):
                 summary["ingest"] = ingest(settings, rules, run_date)
+            # Loyalty before grading: the visit plan lists reorders and rewards (contract section 5).
+            with stage(summary, "loyalty"):
+                summary["loyalty"] = loyalty(settings, rules, run_date)
             with stage(summary, "grading"):
                 summary["grading"] = grading(settings, rules, run_date)
             with stage(summary, "supply"):
                 summary["supply"] = supply(settings, rules, run_date)
-            with stage(summary, "loyalty"):
-                summary["loyalty"] = loyalty(settings, rules, run_date)
             if send and fan_out:
                 with stage(summary, "deliver"):
                     regional = fan_out_emails(settings, run_date, resend=resend)
