@@ -211,6 +211,58 @@ def make_staff(seed: int, scale: Scale, cal: Calendar, offices: pl.DataFrame) ->
     )
 
 
+def staff_callbacks_by_demand(
+    seed: int, staff: pl.DataFrame, patients: pl.DataFrame, demand: np.ndarray, capacity: int = 40
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Hire callback staff until each office has round(its daily callback demand / ``capacity``) of them
+    (seed 000, 第三环: 40 calls a person a day, staff added as the patient list grows), and share the
+    office's patients among all its callback staff again. With demand about the capacity, some nurses
+    end a little over and some a little under, as patients fall to them at random.
+
+    ``demand``: calls due per working day per office (``visits.callback_demand``). New staff are
+    appended (existing indexes stay valid), active from the first day, reporting to the office manager.
+    """
+    r = rng(seed, "callback-staffing")
+    role, active, office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
+    have = np.bincount(office[(role == "callback") & active], minlength=len(demand))
+    hire = np.maximum(np.round(demand / capacity).astype(np.int64) - have, 0)
+    n_new = int(hire.sum())
+    if n_new == 0:
+        return staff, patients
+    new_office = np.repeat(np.arange(len(demand)), hire)
+    heads = staff.filter((pl.col("role") == "manager") & pl.col("manager_id").is_null())
+    head_of = dict(zip(heads["_office"].to_list(), heads["staff_id"].to_list(), strict=True))
+    names = draw_names(r, n_new, r.random(n_new) < 0.8)
+    used = staff["email"].str.extract(r"\.(\d{4})@").cast(pl.Int64).to_numpy()
+    numbers = pl.Series(r.choice(np.setdiff1d(np.arange(1000, 10_000), used), n_new, replace=False)).cast(pl.String)
+    offices_code = dict(zip(staff["_office"].to_list(), staff["office_code"].to_list(), strict=False))
+    hired = pl.DataFrame(
+        {
+            "staff_id": ids("", np.arange(n_new) + 1001 + staff.height, 6),
+            "name": names.chinese(),
+            "role": ["callback"] * n_new,
+            "email": names.pinyin_local_part() + "." + numbers + "@keqing.example.com",
+            "office_code": [offices_code[o] for o in new_office.tolist()],
+            "manager_id": [head_of.get(o) for o in new_office.tolist()],
+            "team": pl.Series([None] * n_new, dtype=pl.String),
+            "active": np.ones(n_new, dtype=bool),
+            "_office": new_office,
+            "_day": np.zeros(n_new, dtype=np.int64),
+        },
+        schema=staff.schema,
+    )
+    staff = pl.concat([staff, hired])
+    s_role, s_active, s_office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
+    old = patients["_callback"].to_numpy()
+    pool = np.where((s_role == "callback") & s_active, s_office, -1)
+    # Patients with a nurse get one of the office's (now larger) callback staff; the ~3% without stay so.
+    callback = np.where(old >= 0, pick_within(r, pool, patients["_office"].to_numpy()), -1)
+    patients = patients.with_columns(
+        pl.Series("_callback", callback), pick_or_null(staff["staff_id"], callback).alias("callback_staff_id")
+    )
+    return staff, patients
+
+
 # --------------------------------------------------------------------------------------------------
 # Products
 

@@ -258,6 +258,27 @@ def _worker_days(
     return w, d, quota
 
 
+def callback_demand(cal: Calendar, patients: pl.DataFrame, purchases: pl.DataFrame, n_offices: int) -> np.ndarray:
+    """Per office: the cadence calls falling due per working day over the range's last four weeks (or
+    all of it when shorter), counted as ``callback_calls`` plans them (1, 3, 6, 10, 15, then every 5
+    days after each purchase, until the next one or 15 days past the supply's end)."""
+    pat, day, supply = (purchases[c].to_numpy() for c in ("_patient", "_day", "_supply"))
+    order = sort_order(pat, day)
+    pat, day, supply = pat[order], day[order], supply[order]
+    same_next = np.r_[pat[1:] == pat[:-1], False]
+    nxt = np.where(same_next, np.r_[day[1:], 0], np.iinfo(np.int32).max)
+    horizon = np.minimum(nxt - 1, day + supply + 15) - day
+    count = np.searchsorted(CADENCE, horizon, side="right")
+    src = np.repeat(np.arange(len(pat)), count)
+    j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
+    due_day = cal.shift_to_workday(day[src] + CADENCE[j])
+    window = min(28, cal.days)
+    recent = (due_day >= cal.days - window) & (due_day < cal.days)
+    office = patients["_office"].to_numpy()[pat[src][recent]]
+    workdays = max(1, int(cal.workday[-window:].sum()))
+    return np.bincount(office, minlength=n_offices) / workdays
+
+
 def callback_calls(
     seed: int, cal: Calendar, staff: pl.DataFrame, patients: pl.DataFrame, purchases: pl.DataFrame
 ) -> Visits:
