@@ -26,7 +26,7 @@ def test_small_offices_have_callback_staff_for_about_forty_calls_due_a_day(days:
     staff, patients, demand = seen["staff"], seen["patients"], seen["demand"]
     nurses = staff.filter((pl.col("role") == "callback") & pl.col("active"))
     per_office = nurses.group_by("_office").len().sort("_office")["len"].to_numpy()
-    # Each office: round(calls due a working day / 40) nurses (the demand is 200-1,500 calls a day).
+    # Each office: round(calls a working day / 40) nurses, unanswered calls made again included.
     assert (demand > 200).all()
     assert (per_office == np.round(demand / 40)).all()
     # Each nurse's share of her office's demand, by her patients: about 40 a day, some a little over.
