@@ -115,12 +115,13 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS),
             ):
                 summary["ingest"] = ingest(settings, rules, run_date)
+            # Loyalty before grading: the visit plan lists reorders and rewards (contract section 5).
+            with stage(summary, "loyalty", save):
+                summary["loyalty"] = loyalty(settings, rules, run_date)
             with stage(summary, "grading", save):
                 summary["grading"] = grading(settings, rules, run_date)
             with stage(summary, "supply", save):
                 summary["supply"] = supply(settings, rules, run_date)
-            with stage(summary, "loyalty", save):
-                summary["loyalty"] = loyalty(settings, rules, run_date)
             if send and fan_out:
                 with stage(summary, "deliver", save):
                     regional = fan_out_emails(settings, run_date, resend=resend)

@@ -9,6 +9,7 @@ from models.outbox import EMAIL_KINDS, OUTBOX_STATUSES, OutboxMessage
 from models.supply import (
     SUPPLY_MODELS,
     CallbackEntry,
+    CallbackLoad,
     ExpiryEntry,
     ExpiryTarget,
     HomeVisitPatient,
@@ -23,6 +24,7 @@ __all__ = [
     "SUPPLY_MODELS",
     "Base",
     "CallbackEntry",
+    "CallbackLoad",
     "CustomerGrade",
     "ExpiryEntry",
     "ExpiryTarget",

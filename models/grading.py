@@ -77,7 +77,10 @@ class VisitTarget(Base):
     customer_id: Mapped[str] = mapped_column(Id, primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(20))  # appointment | frequency | coverage | vip_contact
+    reason: Mapped[str] = mapped_column(
+        String(20)
+    )  # appointment | reorder | frequency | coverage | reward | vip_contact
+    other_reasons: Mapped[str | None] = mapped_column(String(80))  # the other reasons that apply, ;-separated
     channel: Mapped[str] = mapped_column(String(10))  # face | phone
     grade: Mapped[str] = mapped_column(Code)
     nine_box: Mapped[str | None] = mapped_column(Code)

@@ -6,8 +6,8 @@ joined at render time. Units: days, boxes, shares 0..1. ``run_date`` is the run 
 - ``patient_supply``: a snapshot per patient and product, replaced by every run.
 - ``expiry_list``: the expiry list (到期名单) of a month as the latest run that computed it saw it
   (a run writes its month and the next one).
-- ``expiry_targets``, ``callback_list``, ``home_visit_plan``, ``home_visit_patients``: per run_date,
-  replaced when that run_date is run again.
+- ``expiry_targets``, ``callback_list``, ``callback_load``, ``home_visit_plan``, ``home_visit_patients``:
+  per run_date, replaced when that run_date is run again.
 """
 
 from __future__ import annotations
@@ -139,4 +139,30 @@ class HomeVisitPatient(Base):
     patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
 
 
-SUPPLY_MODELS = (PatientSupply, ExpiryEntry, ExpiryTarget, CallbackEntry, HomeVisitPlan, HomeVisitPatient)
+class CallbackLoad(Base):
+    """A callback nurse's load on a run date: every call due against the day's capacity (seed 000: 40
+    calls a person a day). ``staff_id`` null: the calls of an office without callback staff."""
+
+    __tablename__ = "callback_load"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    office_code: Mapped[str] = mapped_column(Id)
+    staff_id: Mapped[str | None] = mapped_column(Id)
+    due: Mapped[int] = mapped_column(Integer)  # calls due today, listed or not
+    capacity: Mapped[int] = mapped_column(Integer)  # calls a day (rules.callbacks.max_calls_per_day)
+    waiting: Mapped[int] = mapped_column(Integer)  # due calls beyond the capacity, left for the next working day
+    waiting_since: Mapped[dt.date | None] = mapped_column(Date)  # the earliest due date among those waiting
+    backlog_days: Mapped[int] = mapped_column(Integer)  # working days to clear the waiting calls at capacity
+
+    __table_args__ = (Index("ix_callback_load_run_date_office", "run_date", "office_code"),)
+
+
+SUPPLY_MODELS = (
+    PatientSupply,
+    ExpiryEntry,
+    ExpiryTarget,
+    CallbackEntry,
+    CallbackLoad,
+    HomeVisitPlan,
+    HomeVisitPatient,
+)

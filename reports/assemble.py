@@ -20,6 +20,7 @@ from keqing.grading.history import grade_movements
 from keqing.org import team_pairs
 from keqing.ranking import ranking_week, weekly_ranking
 from keqing.rules import Rules
+from keqing.supply.load import staffing_needed
 from reports import views as v
 from reports.views import Row
 
@@ -152,8 +153,11 @@ def assemble_callback_views(
     expiry: pl.DataFrame,
     targets: pl.DataFrame,
     expiring_within_days: int = 7,
+    load: pl.DataFrame | None = None,
 ) -> list[v.CallbackView]:
     """One CallbackView per active callback nurse with calls today or entries on the month's expiry list.
+
+    ``load``: callback_load rows (staff_id, due, capacity, waiting, waiting_since) of run_date.
 
     A consult follow-up has no patient: its consult_id stands in the patient_id column, with the
     caller's name and phone; the consult's disease is never shown (informed is not known).
@@ -212,6 +216,8 @@ def assemble_callback_views(
     by_c = _rows(c, "staff_id", v.CallbackCall, people)
     by_e = _rows(e, "assigned_staff_id", v.ExpiryEntry, people)
     by_t = _parts(tg, "staff_id", people)
+    load_columns = ["staff_id", pl.col("due").alias("due_calls"), "capacity", "waiting", "waiting_since"]
+    by_l = _parts(load.select(load_columns), "staff_id", people) if load is not None else {}
     return [
         v.CallbackView(
             run_date=run_date,
@@ -222,6 +228,7 @@ def assemble_callback_views(
             must_keep=by_t[sid]["must_keep"][0] if sid in by_t else 0,
             target=by_t[sid]["target"][0] if sid in by_t else 0,
             expiring_within_days=expiring_within_days,
+            **({k: x for k, x in by_l[sid].row(0, named=True).items() if k != "staff_id"} if sid in by_l else {}),
         )
         for sid in sorted(set(by_c) | set(by_e))
     ]
@@ -306,8 +313,13 @@ def assemble_manager_views(
     attainment: pl.DataFrame,
     history: pl.DataFrame,
     done: pl.DataFrame | None,
+    load: pl.DataFrame | None = None,
 ) -> list[v.ManagerView]:
-    """One ManagerView per active manager with at least one active report (``done``: None except on Mondays)."""
+    """One ManagerView per active manager with at least one active report (``done``: None except on Mondays).
+
+    ``load``: callback_load rows of run_date; each manager sees the team's nurses against the capacity
+    and, per office of those nurses, the callback staff its calls due today need.
+    """
     people = _recipients(staff, "manager")
     active = staff.filter(pl.col("active").fill_null(True)).select("staff_id")
     team = team_pairs(staff).join(active, on="staff_id").filter(pl.col("manager_id").is_in(list(people)))
@@ -331,6 +343,17 @@ def assemble_manager_views(
         week = ranking_week(run_date)
         ranking = weekly_ranking(staff, team, done, rules, len(rules.work_calendar.workdays(*week)))
         by_rank = _rows(ranking, "manager_id", v.RankingEntry, people)
+    by_load: dict[str, list[v.NurseLoad]] = {}
+    by_office: dict[str, list[v.OfficeStaffing]] = {}
+    if load is not None:
+        nurses = load.filter(pl.col("staff_id").is_not_null()).join(team, on="staff_id").join(names, on="staff_id")
+        nurses = nurses.rename({"owner_name": "staff_name"}).sort(
+            "manager_id", "waiting", "staff_id", descending=[False, True, False]
+        )
+        by_load = _rows(nurses, "manager_id", v.NurseLoad, people)
+        offices = nurses.select("manager_id", "office_code").unique()
+        staffing = offices.join(staffing_needed(load), on="office_code").sort("manager_id", "office_code")
+        by_office = _rows(staffing, "manager_id", v.OfficeStaffing, people)
     return [
         v.ManagerView(
             run_date=run_date,
@@ -340,6 +363,8 @@ def assemble_manager_views(
             movements=by_move.get(sid, []),
             ranking=by_rank.get(sid, []),
             ranking_week=week,
+            callback_load=by_load.get(sid, []),
+            staffing=by_office.get(sid, []),
         )
         for sid in sorted(teams)
     ]

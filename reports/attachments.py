@@ -100,6 +100,8 @@ VISITS: Spec = {
     "department": (_attr("department"), STR),
     "reason": (_attr("reason"), STR),
     "reason_zh": (lambda t: VISIT_REASONS.get(t.reason, t.reason), STR),
+    "other_reasons": (_attr("other_reasons"), STR),
+    "other_reasons_zh": (lambda t: t.other_reasons_label or None, STR),
     "nine_box": (_attr("nine_box"), STR),
     "strategy": (_attr("strategy_label"), STR),
     "visits_this_month": (_attr("visits_this_month"), INT),

@@ -80,6 +80,7 @@ TITLES = {
 WARN_REASONS = ("overdue", "expiring", "lapsed")  # callback reasons shown in red
 EXPIRING_SHOWN = 20  # expiry list entries in the callback body (the whole list is in the CSV)
 MOVEMENTS_SHOWN = 50  # grade movements in the manager body (the count of the rest is given)
+LOAD_SHOWN = 20  # nurses in the manager's load section, most waiting first (the count of the rest is given)
 OPS_LISTED = 20  # rejected files, ignored files and delivery problems listed in the ops body
 
 
@@ -241,6 +242,7 @@ def _context(view: View, attachment_names: list[str]) -> dict[str, Any]:
         "movements_csv": next((n for n in attachment_names if n.startswith("gradechanges_")), None),
         "ranking_csv": next((n for n in attachment_names if n.startswith("ranking_")), None),
         "movements_shown": MOVEMENTS_SHOWN,
+        "load_shown": LOAD_SHOWN,
         "listed": OPS_LISTED,
         "coverage_chart": charts.coverage_chart,
         "colours": {"monthly": charts.MONTHLY, "quarterly": charts.QUARTERLY, "standard": charts.STANDARD},

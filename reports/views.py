@@ -165,6 +165,7 @@ class VisitTarget:
     grade: str  # A-D for doctors; N (non-prescriber), VIP or T (terminal) otherwise
     reason: str  # appointment | frequency | coverage | reorder | reward | vip_contact
     owner_staff_id: str
+    other_reasons: str | None = None  # the other reasons that also apply today, ;-separated codes
     nine_box: str | None = None  # e.g. A3 = high potential, low support
     strategy: str | None = None  # default: the grade's strategy (防御/进攻/维持/观察)
     visits_this_month: int = 0
@@ -174,6 +175,12 @@ class VisitTarget:
     @property
     def strategy_label(self) -> str:
         return self.strategy or STRATEGIES.get(self.grade, "")
+
+    @property
+    def other_reasons_label(self) -> str:
+        """The other reasons in Chinese, 、-separated ("" when there are none)."""
+        codes = self.other_reasons.split(";") if self.other_reasons else []
+        return "、".join(VISIT_REASONS.get(code, code) for code in codes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,6 +340,11 @@ class CallbackView(View):
     must_keep: int = 0  # 必保量 = ceil(60% x list size)
     target: int = 0  # 目标量 = ceil(80% x list size)
     expiring_within_days: int = 7  # supply.expiring_within_days: who on the list matters today
+    # Her load (keqing/supply/load.py): calls due today against the day's capacity, what waits and since when.
+    due_calls: int = 0
+    capacity: int = 40
+    waiting: int = 0
+    waiting_since: dt.date | None = None
 
     @property
     def repurchased(self) -> int:
@@ -428,6 +440,29 @@ class RankingEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NurseLoad:
+    """A callback nurse of the team: calls due today against the capacity, and the backlog in days."""
+
+    staff_id: str
+    staff_name: str
+    due: int
+    capacity: int
+    waiting: int
+    waiting_since: dt.date | None
+    backlog_days: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfficeStaffing:
+    """An office's callback staff needed at the current load: ceil(calls due today / capacity)."""
+
+    office_code: str
+    due: int
+    nurses: int
+    needed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ManagerView(View):
     kind: ClassVar[EmailKind] = "manager"
     team_staff_ids: frozenset[str] = frozenset()
@@ -435,6 +470,8 @@ class ManagerView(View):
     movements: list[GradeChange] = field(default_factory=list)
     ranking: list[RankingEntry] = field(default_factory=list)
     ranking_week: tuple[dt.date, dt.date] | None = None  # Monday..Sunday ranked
+    callback_load: list[NurseLoad] = field(default_factory=list)
+    staffing: list[OfficeStaffing] = field(default_factory=list)  # the offices of the team's nurses
 
     @property
     def shows_ranking(self) -> bool:
@@ -454,6 +491,8 @@ class ManagerView(View):
             yield m.owner_staff_id, m.customer_id
         for r in self.ranking:
             yield r.staff_id, r.staff_id
+        for n in self.callback_load:
+            yield n.staff_id, n.staff_id
 
     def owners(self) -> frozenset[str]:
         return self.team_staff_ids | {self.recipient.staff_id}

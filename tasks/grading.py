@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from edges.db import get_engine, insert_frame, read_table, upsert_frame
+from edges.db import get_engine, insert_frame, read_frame, read_table, upsert_frame
 from keqing.clock import cutoff_for
 from keqing.dates import add_months, month_start
 from keqing.grading import (
@@ -37,6 +37,7 @@ from keqing.rules import Rules
 from keqing.settings import Settings
 from models import CustomerGrade, OrphanCustomer, RepAttainment, VisitTarget
 from models.feeds import Customer, Order, RxMonthly, Staff, Visit
+from models.loyalty import QuarterClose, QuarterReward, ReorderReminder
 from tasks import IO_RETRIES, keqing_task, run_logger
 
 CUSTOMER_COLUMNS = (
@@ -71,6 +72,12 @@ class GradingInputs:
     rx: pl.DataFrame  # the grading window's months only
     orders: pl.DataFrame  # the VIP window only
     visits: pl.DataFrame  # visits to customers
+    # The loyalty stage's (it runs first): terminals overdue for their reorder today (customer_id), and
+    # the rewards of quarters closed by run_date whose visit may still be due (customer_id, quarter_end).
+    reorders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"customer_id": pl.String}))
+    rewards: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"customer_id": pl.String, "quarter_end": pl.Date})
+    )
 
 
 @dataclass
@@ -118,6 +125,7 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
     )
     customers = read_table(engine, sa.select(*(customers_t.c[name] for name in CUSTOMER_COLUMNS)))
     staff = read_table(engine, sa.select(*(staff_t.c[name] for name in STAFF_COLUMNS)))
+    reorders, rewards = _read_loyalty_reasons(engine, run_date, since)
     run_logger().info(
         "grading inputs: %d customers, %d staff, %d rx rows, %d orders, %d customer visits",
         customers.height,
@@ -126,7 +134,24 @@ def read_grading_inputs(settings: Settings, run_date: dt.date, rules: Rules) -> 
         orders.height,
         visits.height,
     )
-    return GradingInputs(customers=customers, staff=staff, rx=rx, orders=orders, visits=visits)
+    return GradingInputs(
+        customers=customers, staff=staff, rx=rx, orders=orders, visits=visits, reorders=reorders, rewards=rewards
+    )
+
+
+def _read_loyalty_reasons(engine: sa.Engine, run_date: dt.date, since: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Run_date's reorder reminders, and the rewards of the quarters closed by run_date that ended
+    within the visits read (an older reward's hand-over visit could not be seen)."""
+    rr, qr, qc = ReorderReminder.__table__, QuarterReward.__table__, QuarterClose.__table__
+    reorders = read_table(engine, sa.select(rr.c.customer_id).where(rr.c.run_date == run_date))
+    rewards = read_frame(
+        engine,
+        sa.select(qr.c.customer_id, qc.c.quarter_end)
+        .select_from(qr.join(qc, qr.c.quarter == qc.c.quarter))
+        .where(qc.c.run_date <= run_date, qc.c.quarter_end >= since),
+        {"customer_id": pl.String(), "quarter_end": pl.Date()},
+    )
+    return reorders, rewards
 
 
 def _read_history(conn: Connection) -> pl.DataFrame:
@@ -185,7 +210,7 @@ def plan_visits(
     c, s, v = inputs.customers, inputs.staff, inputs.visits
     facts = visit_facts(v, c, periods, rules)
     attainment = rep_attainment(c, grades, s, v, periods, rules, facts=facts)
-    due = due_today(c, grades, v, periods, rules, facts=facts)
+    due = due_today(c, grades, v, periods, rules, facts=facts, reorders=inputs.reorders, rewards=inputs.rewards)
     targets = visit_targets(c, grades, s, v, periods, rules, due=due)
     orphans = orphan_customers(due, s)
     with get_engine(settings.database_url).begin() as conn:

@@ -20,7 +20,15 @@ from keqing.settings import Settings
 from keqing.supply.callbacks import CALL_CHANNELS, consult_lookback_days
 from keqing.supply.expiry import list_months
 from keqing.supply.pipeline import SupplyInputs, SupplyResults, build
-from models import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan, PatientSupply
+from models import (
+    CallbackEntry,
+    CallbackLoad,
+    ExpiryEntry,
+    ExpiryTarget,
+    HomeVisitPatient,
+    HomeVisitPlan,
+    PatientSupply,
+)
 from models.feeds import Consult, Patient, Product, Purchase, Staff, Visit
 from tasks import IO_RETRIES, keqing_task, run_logger
 
@@ -109,16 +117,19 @@ def _rows_for(table: sa.Table, frame: pl.DataFrame, run_date: dt.date) -> pl.Dat
 @keqing_task(**IO_RETRIES)
 def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) -> dict[str, int]:
     """Replace the run's rows in one transaction; returns rows written per table."""
-    tables = {m.__tablename__: m.__table__ for m in (PatientSupply, ExpiryEntry, ExpiryTarget, CallbackEntry)}
+    tables = {
+        m.__tablename__: m.__table__ for m in (PatientSupply, ExpiryEntry, ExpiryTarget, CallbackEntry, CallbackLoad)
+    }
     plan, members = HomeVisitPlan.__table__, HomeVisitPatient.__table__
-    supply, expiry, targets, calls = (
-        tables[n] for n in ("patient_supply", "expiry_list", "expiry_targets", "callback_list")
+    supply, expiry, targets, calls, load = (
+        tables[n] for n in ("patient_supply", "expiry_list", "expiry_targets", "callback_list", "callback_load")
     )
     frames = {
         supply: results.patient_supply,
         expiry: results.expiry_list,
         targets: results.expiry_targets,
         calls: results.callbacks.filter("listed"),
+        load: results.callback_load,
         plan: results.home_visit_plan,
         members: results.home_visit_patients,
     }
@@ -128,7 +139,7 @@ def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) 
         # PostgreSQL) rather than deleting a million rows one by one and leaving them for VACUUM.
         conn.exec_driver_sql(f"TRUNCATE {supply.name}" if is_postgres(conn) else f"DELETE FROM {supply.name}")
         conn.execute(sa.delete(expiry).where(expiry.c.month.in_(list_months(run_date))))
-        for table in (targets, calls, plan, members):
+        for table in (targets, calls, load, plan, members):
             conn.execute(sa.delete(table).where(table.c.run_date == run_date))
         for table, frame in frames.items():
             written[table.name] = insert_frame(conn, table, _rows_for(table, frame, run_date))

@@ -19,7 +19,7 @@ from keqing.settings import Settings
 from models.feeds import Consult, Customer, Patient, Product, Purchase, Staff, Visit
 from models.grading import CustomerGrade, RepAttainment, VisitTarget
 from models.loyalty import QuarterClose, QuarterReward, ReorderReminder
-from models.supply import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
+from models.supply import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
 from reports.assemble import (
     assemble_callback_views,
     assemble_home_visit_views,
@@ -50,6 +50,7 @@ def rep_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]
                 vt.c.customer_id,
                 vt.c.rank,
                 vt.c.reason,
+                vt.c.other_reasons,
                 vt.c.grade,
                 vt.c.nine_box,
                 vt.c.strategy,
@@ -132,6 +133,7 @@ def callback_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[
             ),
         )
         products = read_table(bind, sa.select(pr.c.product_code, pr.c.name))
+        load = _read_load(bind, run_date)
     return list(
         assemble_callback_views(
             run_date,
@@ -143,7 +145,25 @@ def callback_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[
             expiry,
             targets,
             expiring_within_days=rules.supply.expiring_within_days,
+            load=load,
         )
+    )
+
+
+def _read_load(bind: Engine | Connection, run_date: dt.date) -> pl.DataFrame:
+    """run_date's callback load per nurse (and per staff-less office list)."""
+    lo = CallbackLoad.__table__
+    return read_table(
+        bind,
+        sa.select(
+            lo.c.office_code,
+            lo.c.staff_id,
+            lo.c.due,
+            lo.c.capacity,
+            lo.c.waiting,
+            lo.c.waiting_since,
+            lo.c.backlog_days,
+        ).where(lo.c.run_date == run_date),
     )
 
 
@@ -178,7 +198,8 @@ def home_visit_views(settings: Settings, rules: Rules, run_date: dt.date) -> lis
 
 
 def manager_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[View]:
-    """Managers: their team's attainment, grade movements this month and, on Mondays, last week's ranking."""
+    """Managers: their team's attainment, grade movements this month, the callback nurses' load and, on
+    Mondays, last week's ranking."""
     ra, cg, c, vi = RepAttainment.__table__, CustomerGrade.__table__, Customer.__table__, Visit.__table__
     month = month_start(run_date)
     with reading(get_engine(settings.database_url)) as bind:
@@ -206,8 +227,9 @@ def manager_views(settings: Settings, rules: Rules, run_date: dt.date) -> list[V
                 .group_by(vi.c.staff_id),
                 {"staff_id": pl.String, "completed": pl.Int64},
             )
+        load = _read_load(bind, run_date)
     customers = customers.rename({"name": "customer_name"})
-    return list(assemble_manager_views(run_date, rules, staff, customers, attainment, history, done))
+    return list(assemble_manager_views(run_date, rules, staff, customers, attainment, history, done, load))
 
 
 # The staff views of a night, one builder per role (the ops view is built from the run summary).

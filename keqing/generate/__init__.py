@@ -68,6 +68,10 @@ def build_feeds(
     consults = activity.finish_consults(seed, cal, calls, patients, spare_phones, offices, staff)
     purchases = activity.make_purchases(seed, cal, patients, products, offices, staff, events)
     _say(progress, f"purchases: {purchases.height:,} rows")
+    if scale.callbacks_by_demand:
+        demand = visits.callback_demand(cal, patients, purchases, offices.height)
+        staff, patients = population.staff_callbacks_by_demand(seed, staff, patients, demand)
+        _say(progress, f"callback staff for the demand: {int((staff['role'] == 'callback').sum())}")
     rx, grades, first_month = activity.make_rx(seed, cal, customers, products)
     profile = activity.terminal_profile(seed, customers)
     made = visits.Visits.concat(

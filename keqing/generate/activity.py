@@ -99,7 +99,7 @@ def consult_calls(
             "source": labels(sources, draw(r, [p for _, p in vocab.CONSULT_SOURCES], n)),
         }
     )
-    return frame, Arrivals(office[purchased], day[purchased], desk[purchased])
+    return frame, Arrivals(office[purchased], day[purchased], desk[purchased], calls=n)
 
 
 def finish_consults(

@@ -211,6 +211,58 @@ def make_staff(seed: int, scale: Scale, cal: Calendar, offices: pl.DataFrame) ->
     )
 
 
+def staff_callbacks_by_demand(
+    seed: int, staff: pl.DataFrame, patients: pl.DataFrame, demand: np.ndarray, capacity: int = 40
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Hire callback staff until each office has round(its daily callback demand / ``capacity``) of them
+    (seed 000, 第三环: 40 calls a person a day, staff added as the patient list grows), and share the
+    office's patients among all its callback staff again. With demand about the capacity, some nurses
+    end a little over and some a little under, as patients fall to them at random.
+
+    ``demand``: calls due per working day per office (``visits.callback_demand``). New staff are
+    appended (existing indexes stay valid), active from the first day, reporting to the office manager.
+    """
+    r = rng(seed, "callback-staffing")
+    role, active, office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
+    have = np.bincount(office[(role == "callback") & active], minlength=len(demand))
+    hire = np.maximum(np.round(demand / capacity).astype(np.int64) - have, 0)
+    n_new = int(hire.sum())
+    if n_new == 0:
+        return staff, patients
+    new_office = np.repeat(np.arange(len(demand)), hire)
+    heads = staff.filter((pl.col("role") == "manager") & pl.col("manager_id").is_null())
+    head_of = dict(zip(heads["_office"].to_list(), heads["staff_id"].to_list(), strict=True))
+    names = draw_names(r, n_new, r.random(n_new) < 0.8)
+    used = staff["email"].str.extract(r"\.(\d{4})@").cast(pl.Int64).to_numpy()
+    numbers = pl.Series(r.choice(np.setdiff1d(np.arange(1000, 10_000), used), n_new, replace=False)).cast(pl.String)
+    offices_code = dict(zip(staff["_office"].to_list(), staff["office_code"].to_list(), strict=False))
+    hired = pl.DataFrame(
+        {
+            "staff_id": ids("", np.arange(n_new) + 1001 + staff.height, 6),
+            "name": names.chinese(),
+            "role": ["callback"] * n_new,
+            "email": names.pinyin_local_part() + "." + numbers + "@keqing.example.com",
+            "office_code": [offices_code[o] for o in new_office.tolist()],
+            "manager_id": [head_of.get(o) for o in new_office.tolist()],
+            "team": pl.Series([None] * n_new, dtype=pl.String),
+            "active": np.ones(n_new, dtype=bool),
+            "_office": new_office,
+            "_day": np.zeros(n_new, dtype=np.int64),
+        },
+        schema=staff.schema,
+    )
+    staff = pl.concat([staff, hired])
+    s_role, s_active, s_office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
+    old = patients["_callback"].to_numpy()
+    pool = np.where((s_role == "callback") & s_active, s_office, -1)
+    # Patients with a nurse get one of the office's (now larger) callback staff; the ~3% without stay so.
+    callback = np.where(old >= 0, pick_within(r, pool, patients["_office"].to_numpy()), -1)
+    patients = patients.with_columns(
+        pl.Series("_callback", callback), pick_or_null(staff["staff_id"], callback).alias("callback_staff_id")
+    )
+    return staff, patients
+
+
 # --------------------------------------------------------------------------------------------------
 # Products
 
@@ -423,6 +475,7 @@ class Arrivals:
     office: np.ndarray
     day: np.ndarray
     staff: np.ndarray  # the staff member who took the call (-1 if none)
+    calls: int = 0  # consult calls in all, buyers or not (each needs a phone)
 
 
 def patient_split(scale: Scale, offices: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -594,7 +647,7 @@ def make_patients(
     c_sur = np.where(same, names.surname, r.choice(len(_SUR_W), size=n, p=_SUR_W))
     contact = draw_names(r, n, c_female, c_sur).chinese()
     relation_names = pl.Series([x for x, _, _ in rel])
-    phones = unique_phones(r, n + _consult_phone_reserve(scale))
+    phones = unique_phones(r, n + _consult_phone_reserve(scale, cal, consult_arrivals.calls))
     order = np.lexsort((r.random(n), day))
     patients = pl.DataFrame(
         {
@@ -631,9 +684,11 @@ def make_patients(
     return patients, events, pl.Series(phones[n:])
 
 
-def _consult_phone_reserve(scale: Scale) -> int:
-    """Phones set aside for consults of people who never buy (drawn with the patients' phones)."""
-    return int(scale.offices * scale.days * scale.consults_per_office_day * 1.5) + 100
+def _consult_phone_reserve(scale: Scale, cal: Calendar, calls: int) -> int:
+    """Phones set aside for consults of people who never buy (drawn with the patients' phones): one per
+    consult call at least. The estimate follows the generated range (``cal.days``), not the scale's
+    default one: with the default's estimate a longer ``--days`` ran out of phones."""
+    return max(int(scale.offices * cal.days * scale.consults_per_office_day * 1.5) + 100, calls)
 
 
 def _product_for_disease(r: np.random.Generator, disease: np.ndarray, p_disease: np.ndarray) -> np.ndarray:

@@ -25,14 +25,18 @@ class Scale:
     consults_per_office_day: float
     # Whether the manifest lists every dirty row with its file and line (else counts only).
     list_dirty_rows: bool
+    # Whether offices get callback staff for their callback demand (about 40 calls due a nurse a day, seed
+    # 000), rather than a share of the staff. Off at tiny, whose small fixed figures the end-to-end tests
+    # assert, and at large, whose benchmark figures (bench/results) are compared across changes.
+    callbacks_by_demand: bool = False
 
 
 SCALES: dict[str, Scale] = {
     s.name: s
     for s in (
         Scale("tiny", 2, 20, 150, 600, date(2026, 10, 1), 31, 0.75, 3.0, True),
-        Scale("small", 3, 80, 2_000, 10_000, date(2026, 8, 1), 93, 0.6, 5.0, True),
-        Scale("medium", 8, 400, 30_000, 100_000, date(2024, 11, 1), 365, 0.45, 6.0, False),
+        Scale("small", 3, 80, 2_000, 10_000, date(2026, 8, 1), 93, 0.6, 5.0, True, callbacks_by_demand=True),
+        Scale("medium", 8, 400, 30_000, 100_000, date(2024, 11, 1), 365, 0.45, 6.0, False, callbacks_by_demand=True),
         Scale("large", 27, 2_000, 200_000, 1_000_000, date(2024, 11, 1), 730, 0.35, 6.0, False),
     )
 }

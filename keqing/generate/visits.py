@@ -18,6 +18,8 @@ from keqing.generate.population import days_per_box
 from keqing.generate.scales import Calendar, rng
 
 # Callback cadence after a purchase: days 1, 3, 6, 10, 15, then every 5 days.
+# Share of callback calls that reach the patient (outcome completed); the others are due again the next day.
+ANSWERED = 0.72
 CADENCE = np.array([1, 3, 6, 10, 15, *range(20, 1000, 5)], dtype=np.int64)
 HOME_VISITS_MAX = 10
 
@@ -258,6 +260,28 @@ def _worker_days(
     return w, d, quota
 
 
+def callback_demand(cal: Calendar, patients: pl.DataFrame, purchases: pl.DataFrame, n_offices: int) -> np.ndarray:
+    """Per office: the calls a working day over the range's last four weeks (or all of it when shorter):
+    the cadence calls falling due, counted as ``callback_calls`` plans them (1, 3, 6, 10, 15, then
+    every 5 days after each purchase, until the next one or 15 days past the supply's end), and the
+    calls again for those not answered (1 / ANSWERED attempts a call)."""
+    pat, day, supply = (purchases[c].to_numpy() for c in ("_patient", "_day", "_supply"))
+    order = sort_order(pat, day)
+    pat, day, supply = pat[order], day[order], supply[order]
+    same_next = np.r_[pat[1:] == pat[:-1], False]
+    nxt = np.where(same_next, np.r_[day[1:], 0], np.iinfo(np.int32).max)
+    horizon = np.minimum(nxt - 1, day + supply + 15) - day
+    count = np.searchsorted(CADENCE, horizon, side="right")
+    src = np.repeat(np.arange(len(pat)), count)
+    j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
+    due_day = cal.shift_to_workday(day[src] + CADENCE[j])
+    window = min(28, cal.days)
+    recent = (due_day >= cal.days - window) & (due_day < cal.days)
+    office = patients["_office"].to_numpy()[pat[src][recent]]
+    workdays = max(1, int(cal.workday[-window:].sum()))
+    return np.bincount(office, minlength=n_offices) / workdays / ANSWERED
+
+
 def callback_calls(
     seed: int, cal: Calendar, staff: pl.DataFrame, patients: pl.DataFrame, purchases: pl.DataFrame
 ) -> Visits:
@@ -307,7 +331,7 @@ def callback_calls(
     n = len(d)
     seconds = seconds_of_day(r, n, [(0.6, 18, 21), (0.25, 9, 11.75), (0.15, 14, 17.5)])
     channel = np.where(r.random(n) < 0.03, SMS, CALL)
-    outcome = np.where(channel == SMS, COMPLETED, draw(r, [0.72, 0.2, 0.02, 0.06], n))
+    outcome = np.where(channel == SMS, COMPLETED, draw(r, [ANSWERED, 0.2, 0.02, 0.06], n))
     commit = (outcome == COMPLETED) & (channel == CALL) & (r.random(n) < 0.05)
     offset = 1 + len(vocab.COMMITMENTS)
     commitment = np.where(commit, offset + r.integers(0, len(vocab.PATIENT_COMMITMENTS), n), 0)

@@ -1,14 +1,19 @@
 """Today's visit targets per rep (拜访计划), and the customers of inactive staff for their managers.
 
-A customer's reason for today, in the contract's priority order (one reason per customer):
+A customer's reasons for today, in the contract's priority order (section 5); the first that applies
+is its ``reason``, the others that also apply are its ``other_reasons`` (``;``-separated):
 
 1. ``appointment``: the customer's latest visit record carrying a ``next_visit_date`` set it to run_date
    (made by anyone: the commitment is the customer's, so it follows the customer to its owner);
-2. ``frequency``: the visits still missing this month (standard - visits so far) no longer fit into the
+2. ``reorder``: a terminal past its usual reorder interval (the loyalty stage's reorder reminders of
+   run_date);
+3. ``frequency``: the visits still missing this month (standard - visits so far) no longer fit into the
    month's remaining field working days at ``spacing_workdays`` apart unless the first is today;
-3. ``coverage``: not visited this month (quarter) while the rep's coverage of that grade this month
+4. ``coverage``: not visited this month (quarter) while the rep's coverage of that grade this month
    (quarter) is below the standard; only as many as the rep needs to reach it, longest unseen first;
-4. ``vip_contact``: a VIP terminal without its contact this month; then, also as ``coverage`` but with
+5. ``reward``: a terminal holding a quarter reward not handed over: no counted visit to it dated after
+   the quarter's last day (the quarter closes the night after it ends);
+6. ``vip_contact``: a VIP terminal without its contact this month; then, also as ``coverage`` but with
    channel ``phone``, a terminal without its phone contact this quarter.
 
 Each rep gets at most the daily plan (12, ONC 10) in that order; within a reason the most urgent come
@@ -28,7 +33,9 @@ from keqing.grading.periods import Periods
 from keqing.org import managers_of
 from keqing.rules import Rules
 
-REASONS = ("appointment", "frequency", "coverage", "vip_contact", "coverage")  # by priority code 0..4
+# By priority code 0..6; code 6 is a terminal's quarterly phone contact (channel ``phone``).
+REASONS = ("appointment", "reorder", "frequency", "coverage", "reward", "vip_contact", "coverage")
+PHONE_CONTACT = 6
 GRADE_ORDER = ("A", "B", "C", "U", "N", "D", VIP, TERMINAL)
 
 TARGETS_SCHEMA = {
@@ -37,6 +44,7 @@ TARGETS_SCHEMA = {
     "priority": pl.Int64,  # position by urgency (1 = most urgent)
     "customer_id": pl.String,
     "reason": pl.String,
+    "other_reasons": pl.String,  # the other reasons that also apply today, ;-separated, in priority order
     "channel": pl.String,  # face, or phone for a terminal's quarterly phone contact
     "grade": pl.String,
     "nine_box": pl.String,
@@ -73,12 +81,16 @@ def due_today(
     periods: Periods,
     rules: Rules,
     facts: VisitFacts | None = None,
+    reorders: pl.DataFrame | None = None,
+    rewards: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Every customer with its figures for today and its reason (null when nothing is due).
+    """Every customer with its figures for today and its reasons (null when nothing is due).
 
+    ``reorders``: customer_id of the terminals overdue for their reorder today. ``rewards``:
+    customer_id, quarter_end of the rewards of closed quarters (handed over or not).
     Columns: customer_id, owner_staff_id, office_code, institution, department, grade, nine_box,
-    is_kol, standard, visits_this_month, quarter_visits, last_visit_date, reason, channel, priority_code,
-    slack and grade_rank (the sort keys).
+    is_kol, standard, visits_this_month, quarter_visits, last_visit_date, reason, other_reasons,
+    channel, priority_code, slack and grade_rank (the sort keys).
     """
     facts = facts or visit_facts(visits, customers, periods, rules)
     stats = visit_stats(facts, periods.plan_month_start, periods.plan_quarter_start)
@@ -93,7 +105,12 @@ def due_today(
         .join(standards, on="customer_id")
         .join(stats, on="customer_id", how="left")
         .join(appointed, on="customer_id", how="left")
-        .with_columns(pl.col("month_visits", "quarter_visits").fill_null(0), pl.col("appointed").fill_null(False))
+        .join(_reorder_flags(reorders), on="customer_id", how="left")
+        .join(_reward_flags(rewards, facts.last), on="customer_id", how="left")
+        .with_columns(
+            pl.col("month_visits", "quarter_visits").fill_null(0),
+            pl.col("appointed", "reorder", "reward").fill_null(False),
+        )
     )
     remaining = (pl.col("standard") - pl.col("month_visits")).clip(lower_bound=0)
     days_needed = (remaining - 1) * rules.visits.spacing_workdays + 1
@@ -110,15 +127,32 @@ def due_today(
     )
     vip = (pl.col("grade") == VIP) & (pl.col("month_visits") < pl.col("standard"))
     quarterly = is_terminal & (pl.col("quarter_visits") < pl.col("quarter_standard"))
-    code = pl.when(pl.col("appointed")).then(pl.lit(0))
-    if periods.is_workday:
-        code = code.when(frequency).then(pl.lit(1)).when(coverage).then(pl.lit(2)).when(vip).then(pl.lit(3))
-        code = code.when(quarterly).then(pl.lit(4))
+    reorder = is_terminal & pl.col("reorder")
+    reward = is_terminal & pl.col("reward")
+    # One condition per priority code (REASONS); off a field working day only appointments count.
+    off = pl.lit(False)
+    workday = periods.is_workday
+    applies = [pl.col("appointed")] + [
+        cond if workday else off for cond in (reorder, frequency, coverage, reward, vip, quarterly)
+    ]
+    code = pl.lit(None, pl.Int64)
+    for i in reversed(range(len(applies))):
+        code = pl.when(applies[i]).then(pl.lit(i)).otherwise(code)
+    code = code.cast(pl.Int64)
+    others = pl.concat_str(
+        [
+            pl.when(cond & (code != i)).then(pl.lit(REASONS[i]))  # codes 3 and 6 never both apply
+            for i, cond in enumerate(applies)
+        ],
+        separator=";",
+        ignore_nulls=True,
+    )
     grade_rank = pl.col("grade").replace_strict(
         {g: i for i, g in enumerate(GRADE_ORDER)}, default=len(GRADE_ORDER), return_dtype=pl.Int64
     )
     return base.with_columns(
-        code.cast(pl.Int64).alias("priority_code"),
+        code.alias("priority_code"),
+        pl.when(code.is_not_null() & (others != "")).then(others).alias("other_reasons"),
         pl.when(frequency).then(slack).otherwise(0).cast(pl.Int64).alias("slack"),
         grade_rank.alias("grade_rank"),
     ).select(
@@ -135,10 +169,36 @@ def due_today(
         "quarter_visits",
         "last_visit_date",
         pl.col("priority_code").replace_strict(dict(enumerate(REASONS)), default=None).alias("reason"),
-        pl.when(pl.col("priority_code") == 4).then(pl.lit("phone")).otherwise(pl.lit("face")).alias("channel"),
+        "other_reasons",
+        pl.when(pl.col("priority_code") == PHONE_CONTACT)
+        .then(pl.lit("phone"))
+        .otherwise(pl.lit("face"))
+        .alias("channel"),
         "priority_code",
         "slack",
         "grade_rank",
+    )
+
+
+def _reorder_flags(reorders: pl.DataFrame | None) -> pl.DataFrame:
+    """customer_id, reorder (true) of the terminals overdue for their reorder."""
+    if reorders is None:
+        return pl.DataFrame(schema={"customer_id": pl.String, "reorder": pl.Boolean})
+    return reorders.select("customer_id").unique().with_columns(pl.lit(True).alias("reorder"))
+
+
+def _reward_flags(rewards: pl.DataFrame | None, last: pl.DataFrame) -> pl.DataFrame:
+    """customer_id, reward (true) of the terminals holding a reward not handed over yet: no counted
+    visit dated after the quarter's last day (``last``: customer_id, last_visit_date)."""
+    if rewards is None:
+        return pl.DataFrame(schema={"customer_id": pl.String, "reward": pl.Boolean})
+    return (
+        rewards.select("customer_id", "quarter_end")
+        .join(last.select("customer_id", "last_visit_date"), on="customer_id", how="left")
+        .filter(pl.col("last_visit_date").is_null() | (pl.col("last_visit_date") <= pl.col("quarter_end")))
+        .select("customer_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("reward"))
     )
 
 
@@ -163,13 +223,16 @@ def visit_targets(
     periods: Periods,
     rules: Rules,
     due: pl.DataFrame | None = None,
+    reorders: pl.DataFrame | None = None,
+    rewards: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Today's list per active owner: at most the daily plan, by urgency, laid out as a route.
 
-    ``due`` is ``due_today(...)`` when the caller has it already.
+    ``due`` is ``due_today(...)`` when the caller has it already (else ``reorders`` and ``rewards``
+    go to it).
     """
     if due is None:
-        due = due_today(customers, grades, visits, periods, rules)
+        due = due_today(customers, grades, visits, periods, rules, reorders=reorders, rewards=rewards)
     owners = active_owners(staff, rules).select(pl.col("staff_id").alias("owner_staff_id"), "daily_plan")
     chosen = (
         due.filter(pl.col("priority_code").is_not_null())

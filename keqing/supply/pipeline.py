@@ -16,6 +16,7 @@ from keqing.supply.callbacks import callback_assignments, callback_list, consult
 from keqing.supply.expiry import expiry_list, expiry_targets
 from keqing.supply.frames import injective_seed
 from keqing.supply.home_visits import home_visit_plan
+from keqing.supply.load import callback_load
 from keqing.supply.supply import coverage, supply_state
 
 
@@ -38,6 +39,7 @@ class SupplyResults:
     expiry_list: pl.DataFrame
     expiry_targets: pl.DataFrame
     callbacks: pl.DataFrame  # every call of the day; ``listed`` marks those within capacity
+    callback_load: pl.DataFrame  # per nurse: calls due against the capacity (keqing/supply/load.py)
     home_visit_plan: pl.DataFrame
     home_visit_patients: pl.DataFrame
 
@@ -58,6 +60,9 @@ class SupplyResults:
                 "deferred": self.callbacks.height - listed.height,
                 "staff": listed["staff_id"].drop_nulls().n_unique(),
                 "by_reason": dict(sorted(Counter(listed["reason"].to_list()).items())),
+                "staff_over_capacity": self.callback_load.filter(
+                    pl.col("staff_id").is_not_null() & (pl.col("waiting") > 0)
+                ).height,
             },
             "expiry": {
                 row["month"].strftime("%Y-%m"): {k: int(row[k]) for k in ("size", "must_keep", "target", "repurchased")}
@@ -104,6 +109,7 @@ def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResult
         expiry_list=entries,
         expiry_targets=expiry_targets(entries, rules),
         callbacks=calls,
+        callback_load=callback_load(calls, rules.callbacks.max_calls_per_day),
         home_visit_plan=plans,
         home_visit_patients=members,
     )

@@ -11,7 +11,7 @@ without anything being wrong):
   and ``loyalty_accruals`` (one row per accrual, i.e. per attempt that reached the loyalty stage,
   with that attempt's watermarks); the ledger itself, ``points_ledger``, is compared;
 - surrogate keys drawn from a sequence: ``ingest_files.id``, ``quarantine.id``,
-  ``expiry_targets.id``, ``callback_list.id``, ``points_ledger.entry_id``,
+  ``expiry_targets.id``, ``callback_list.id``, ``callback_load.id``, ``points_ledger.entry_id``,
   ``outbox.id``. A rolled-back transaction still uses up PostgreSQL sequence values, and a rerun
   replaces a date's rows with new ids; the rows are compared by everything else. References to an
   ingest file (``source_file_id`` in every feed table and the ledger, ``quarantine.file_id``) are
@@ -54,6 +54,7 @@ EXCLUDED_COLUMNS: dict[str, frozenset[str]] = {
     "quarantine": frozenset({"id", "first_seen_at", "resolved_at"}),
     "expiry_targets": frozenset({"id"}),
     "callback_list": frozenset({"id"}),
+    "callback_load": frozenset({"id"}),
     "points_ledger": frozenset({"entry_id", "posted_at"}),
     "quarter_closes": frozenset({"closed_at"}),
     "outbox": frozenset({"id", "message_id", "size", "attempts", "last_error", "rendered_at", "updated_at", "sent_at"}),

@@ -121,7 +121,9 @@ def test_staff_roles_and_emails(feeds):
     staff = feeds["staff"]
     share = staff["role"].value_counts(normalize=True)
     shares = dict(zip(share["role"], share["proportion"], strict=True))
-    assert 0.5 <= shares["rep"] <= 0.7 and 0.1 <= shares["callback"] <= 0.22
+    # Callback staff follow the callback demand (tests/generate/test_staffing.py); the others a share.
+    others = staff.filter(pl.col("role") != "callback")
+    assert 0.6 <= (others["role"] == "rep").mean() <= 0.85 and 0.3 <= shares["callback"] <= 0.7
     assert 1 <= (staff["role"] == "ops").sum() <= 2
     assert staff["email"].str.contains(r"^[a-z]+\.[a-z]+\.\d{4}@keqing\.example\.com$").all()
     assert staff["email"].is_unique().all()

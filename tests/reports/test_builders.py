@@ -19,7 +19,7 @@ from keqing.rules import Rules
 from models.feeds import Consult, Customer, Patient, Product, Purchase, Staff, Visit
 from models.grading import CustomerGrade, RepAttainment, VisitTarget
 from models.loyalty import QuarterClose, QuarterReward, ReorderReminder
-from models.supply import CallbackEntry, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
+from models.supply import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, HomeVisitPatient, HomeVisitPlan
 from reports import views as rv
 from reports.render import render_bodies
 from reports.views import CallbackCall, GradeAttainment, GradeChange, RankingEntry, RewardToDeliver, check_isolation
@@ -888,3 +888,58 @@ def test_nightly_on_a_generated_inbox_emails_reps_and_callback_staff_their_own_r
         assert {nurse_of[r["patient_id"]] for r in rows} <= {staff_id}
         patients_seen += len(rows)
     assert customers_seen > 0 and patients_seen > 0
+
+
+def test_the_nurses_load_reaches_her_email_and_her_managers(seeded):
+    with get_engine(seeded.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(CallbackLoad.__table__),
+            [
+                dict(
+                    run_date=D,
+                    office_code="OF001",
+                    staff_id="N1",
+                    due=60,
+                    capacity=40,
+                    waiting=20,
+                    waiting_since=D - 9 * DAY,
+                    backlog_days=1,
+                ),
+                dict(
+                    run_date=D,
+                    office_code="OF001",
+                    staff_id="N2",
+                    due=25,
+                    capacity=40,
+                    waiting=0,
+                    waiting_since=None,
+                    backlog_days=0,
+                ),
+                dict(
+                    run_date=D - DAY,
+                    office_code="OF001",
+                    staff_id="N2",
+                    due=99,
+                    capacity=40,
+                    waiting=59,
+                    waiting_since=D - 9 * DAY,
+                    backlog_days=2,
+                ),  # another night's
+            ],
+        )
+    nurses = by_recipient(callback_views(seeded, RULES, D))
+    n1 = nurses["N1"]
+    assert (n1.due_calls, n1.capacity, n1.waiting, n1.waiting_since) == (60, 40, 20, D - 9 * DAY)
+    assert (nurses["N2"].due_calls, nurses["N2"].waiting, nurses["N2"].waiting_since) == (25, 0, None)
+    m1 = by_recipient(manager_views(seeded, RULES, D))["M1"]
+    # Most waiting first; OF001: 85 calls due need ceil(85 / 40) = 3 nurses, it has 2.
+    assert m1.callback_load == [
+        rv.NurseLoad(
+            staff_id="N1", staff_name="李娜", due=60, capacity=40, waiting=20, waiting_since=D - 9 * DAY, backlog_days=1
+        ),
+        rv.NurseLoad(
+            staff_id="N2", staff_name="王芳", due=25, capacity=40, waiting=0, waiting_since=None, backlog_days=0
+        ),
+    ]
+    assert m1.staffing == [rv.OfficeStaffing(office_code="OF001", due=85, nurses=2, needed=3)]
+    assert by_recipient(manager_views(seeded, RULES, D))["M2"].callback_load == []  # no nurse in M2's team

@@ -19,6 +19,8 @@ from reports.views import (
     GradeChange,
     IsolationError,
     ManagerView,
+    NurseLoad,
+    OfficeStaffing,
     RankingEntry,
     VisitTarget,
     rows_from_frame,
@@ -498,3 +500,71 @@ def test_a_night_where_every_email_failed_still_gives_a_short_ops_email():
         assert "另有 1980 封未列出" in body
         assert "notes_19.docx" in body and "notes_20.docx" not in body and "等 300 个" in body
     assert len(html.encode()) < 30_000
+
+
+# --- loyalty reasons on the visit plan, the nurse's load --------------------------------------------
+
+
+def test_rep_email_and_csv_show_the_reason_and_the_other_reasons_in_chinese():
+    view = rep_view(
+        [
+            target("T1", "康宁药店", "康宁药店", None, grade="VIP", reason="reorder", other_reasons="vip_contact"),
+            target("T2", "村卫生室", "村卫生室", None, grade="T", reason="reward", other_reasons="coverage"),
+            target("C1", "赵医生", "市一医院", "心内科", reason="frequency"),
+        ]
+    )
+    _, html, text, files = parse(render_email(view).message)
+    assert html.index("康宁药店") < html.index("订货提醒") < html.index("另：VIP 联系") < html.index("村卫生室")
+    assert html.index("积分奖励") < html.index("另：覆盖率")
+    assert "订货提醒（另：VIP 联系）" in text and "积分奖励（另：覆盖率）" in text
+    assert "拜访频率 ·" in text and "拜访频率（另" not in text
+    csv = pl.read_csv(files["visits_2026-11-24.csv"], infer_schema=False)
+    assert csv.columns[:6] == ["customer_id", "customer_name", "grade", "institution", "department", "reason"]
+    assert csv.select("customer_id", "reason", "reason_zh", "other_reasons", "other_reasons_zh").rows() == [
+        ("T1", "reorder", "订货提醒", "vip_contact", "VIP 联系"),
+        ("T2", "reward", "积分奖励", "coverage", "覆盖率"),
+        ("C1", "frequency", "拜访频率", None, None),
+    ]
+
+
+def test_a_nurse_over_capacity_reads_how_many_wait_and_since_when():
+    calls = [call(f"P{i}", "赵敏", "13812345678", reason="overdue") for i in range(1, 3)]
+    over = callback_view(calls, due_calls=60, capacity=40, waiting=20, waiting_since=dt.date(2026, 11, 10))
+    _, html, text, _ = parse(render_email(over).message)
+    line = "今日应回访 60 个，超出每人每天 40 个的能力：20 个顺延，最早的自 2026-11-10 起等待。"
+    assert line in text
+    assert line.replace("60", "<b>60</b>").replace("20 个", "<b>20</b> 个") in html
+    within = callback_view(calls, due_calls=2, capacity=40)
+    _, html, text, _ = parse(render_email(within).message)
+    assert "顺延" not in html and "顺延" not in text
+
+
+def test_manager_email_shows_each_nurse_against_forty_and_the_staff_each_office_needs():
+    view = ManagerView(
+        run_date=RUN_DATE,
+        recipient=recipient("S009", "王强"),
+        team_staff_ids=frozenset({"S002", "S003"}),
+        callback_load=[
+            NurseLoad(
+                staff_id="S002",
+                staff_name="李娜",
+                due=60,
+                capacity=40,
+                waiting=20,
+                waiting_since=dt.date(2026, 11, 10),
+                backlog_days=1,
+            ),
+            NurseLoad(
+                staff_id="S003", staff_name="周芳", due=25, capacity=40, waiting=0, waiting_since=None, backlog_days=0
+            ),
+        ],
+        staffing=[OfficeStaffing(office_code="OF1", due=85, nurses=2, needed=3)],
+    )
+    _, html, text, _ = parse(render_email(view).message)
+    for body in (html, text):
+        assert "回访负荷" in body and "每人每天 40 个" in body
+        assert "20 个顺延，积压 1 天（最早自 2026-11-10）" in body
+        assert "周芳：今日应回访 " in body
+        assert "OF1：按当前负荷需回访员 " in body and "现有 2 人（今日应回访 85 个）" in body
+    assert "李娜：今日应回访 60 个，20 个顺延" in text
+    assert "OF1：按当前负荷需回访员 3 人" in text

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import sqlalchemy as sa
 
 from edges.db import get_engine, upsert_frame
 from keqing.rules import Rules
-from models import FEED_MODELS
+from models import FEED_MODELS, QuarterClose, QuarterReward, ReorderReminder
 from tasks.grading import plan_visits, read_grading_inputs, update_grades
 from tests.keqing.grading.frames import RUN, rx, seed_database, table
 
@@ -83,3 +84,67 @@ def test_an_empty_database_grades_nothing_and_plans_nothing(settings):
     assert graded.summary["customers"] == 0 and graded.summary["rx_window"] == []
     summary = plan_visits.fn(settings, inputs, graded.grades, rules, RUN)
     assert (summary["targets"], summary["attainment_rows"], summary["orphan_customers"]) == (0, 0, 0)
+
+
+def test_the_plan_reads_the_loyalty_stages_reorders_and_rewards_of_quarters_closed_by_run_date(settings):
+    seed_database(settings)
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(ReorderReminder.__table__),
+            [
+                dict(
+                    run_date=RUN,
+                    customer_id="T1",
+                    staff_id="S1",
+                    usual_interval_days=30,
+                    orders_counted=3,
+                    last_order_date=dt.date(2026, 10, 1),
+                    due_date=dt.date(2026, 10, 31),
+                    days_overdue=23,
+                ),
+                # Another night's reminder is not today's.
+                dict(
+                    run_date=LATER,
+                    customer_id="D1",
+                    staff_id="S1",
+                    usual_interval_days=30,
+                    orders_counted=3,
+                    last_order_date=dt.date(2026, 10, 1),
+                    due_date=dt.date(2026, 10, 31),
+                    days_overdue=37,
+                ),
+            ],
+        )
+        for quarter, start, end, closed in (
+            ("2026Q3", dt.date(2026, 7, 1), dt.date(2026, 9, 30), dt.date(2026, 10, 1)),
+            ("2026Q4", dt.date(2026, 10, 1), dt.date(2026, 12, 31), dt.date(2027, 1, 1)),  # closed after RUN
+        ):
+            conn.execute(
+                sa.insert(QuarterClose.__table__).values(
+                    quarter=quarter,
+                    quarter_start=start,
+                    quarter_end=end,
+                    run_date=closed,
+                    terminals=1,
+                    points=600,
+                    rewards=1,
+                )
+            )
+            conn.execute(
+                sa.insert(QuarterReward.__table__).values(
+                    quarter=quarter, customer_id="T1", owner_staff_id="S1", office_code="OF1", points=600, tier="bronze"
+                )
+            )
+    rules = Rules()
+    inputs = read_grading_inputs.fn(settings, RUN, rules)
+    assert inputs.reorders["customer_id"].to_list() == ["T1"]
+    assert inputs.rewards.rows() == [("T1", dt.date(2026, 9, 30))]
+    graded = update_grades.fn(settings, inputs, rules, RUN)
+    plan_visits.fn(settings, inputs, graded.grades, rules, RUN)
+    targets = table(settings, "visit_targets", order_by="staff_id, priority")
+    # D1's appointment first (grade A, 1 of 4 visits with 6 working days left: behind on frequency too);
+    # T1 (VIP, never contacted): reorder, with a reward, the VIP and the quarterly contact beside it.
+    assert targets.select("priority", "customer_id", "reason", "other_reasons", "channel").rows() == [
+        (1, "D1", "appointment", "frequency", "face"),
+        (2, "T1", "reorder", "reward;vip_contact;coverage", "face"),
+    ]

@@ -11,7 +11,7 @@ from edges.db import frame_schema, get_engine, read_frame
 from keqing.clock import cutoff_for
 from keqing.rules import Rules, rules_from_mapping
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
-from models import CallbackEntry, ExpiryEntry, ExpiryTarget, PatientSupply
+from models import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, PatientSupply
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
 from tasks.supply import compute_supply, read_supply_inputs, write_supply
 
@@ -142,6 +142,7 @@ def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
         "expiry_list": 1,
         "expiry_targets": 2,
         "callback_list": 3,
+        "callback_load": 2,
         "home_visit_plan": 0,
         "home_visit_patients": 0,
     }
@@ -169,6 +170,26 @@ def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
         (dt.date(2026, 12, 1), "office", None, 1, 1, 1, 0),
         (dt.date(2026, 12, 1), "staff", "S2", 1, 1, 1, 0),
     ]
+    # Both nurses within the day's 40 calls: nothing waits.
+    load = _table(settings, CallbackLoad, ["staff_id"])
+    assert load.select("run_date", "office_code", "staff_id", "due", "capacity", "waiting", "waiting_since").rows() == [
+        (RUN, "OF1", "S1", 2, 40, 0, None),
+        (RUN, "OF1", "S2", 1, 40, 0, None),
+    ]
+
+
+def test_a_nurse_over_capacity_has_her_waiting_calls_counted(settings):
+    _seed(settings)
+    tight = rules_from_mapping({"callbacks": {"max_calls_per_day": 1}})
+    results = compute_supply.fn(read_supply_inputs.fn(settings, tight, RUN), tight, RUN)
+    write_supply.fn(settings, results, RUN)
+    # S1 has the consult (due 19 Nov, listed) and P1's cadence call (due today, waits): one waiting since RUN.
+    load = _table(settings, CallbackLoad, ["staff_id"])
+    assert load.select("staff_id", "due", "capacity", "waiting", "waiting_since", "backlog_days").rows() == [
+        ("S1", 2, 1, 1, RUN, 1),
+        ("S2", 1, 1, 0, None, 0),
+    ]
+    assert _table(settings, CallbackEntry, ["staff_id"])["staff_id"].to_list() == ["S1", "S2"]
 
 
 def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings):

@@ -212,3 +212,91 @@ def test_visits_are_read_back_twelve_months_from_the_cutoff():
     longer = rules_from_mapping({"visits": {"lookback_months": 13}})
     due = due_today(cust, gr, seen, Periods.for_run(RUN, PACKAGE), longer)
     assert due.filter(customer_id="A2")["last_visit_date"].to_list() == [dt.date(2025, 11, 22)]
+
+
+# --- loyalty on the visit plan (contract section 5: reorder, reward, other_reasons) ---------------
+
+Q3_END = dt.date(2026, 9, 30)  # 2026Q3 closed on the run of 1 October
+
+
+def loyalty_frames(reorder_ids: list[str], reward_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    reorders = pl.DataFrame({"customer_id": reorder_ids}, schema={"customer_id": pl.String})
+    rewards = pl.DataFrame(
+        {"customer_id": reward_ids, "quarter_end": [Q3_END] * len(reward_ids)},
+        schema={"customer_id": pl.String, "quarter_end": pl.Date},
+    )
+    return reorders, rewards
+
+
+def test_a_vip_terminal_overdue_for_its_reorder_is_listed_as_reorder_with_vip_contact_beside():
+    cust = customers(
+        customer("T1", kind="terminal", institution="村卫生室", department=None),
+        customer("T2", kind="terminal", institution="诊所", department=None),
+        customer("A1", institution="H1"),
+    )
+    gr = grades(("T1", "terminal", "V"), ("T2", "terminal", "T"), ("A1", "doctor", "A", "A1"))
+    seen = visits(
+        visit("T1", dt.date(2026, 10, 12), channel="phone"),  # its quarterly contact done, not this month's
+        *(visit("A1", nov(d)) for d in (2, 9, 16)),  # one visit left, days to spare: nothing due
+    )
+    reorders, rewards = loyalty_frames(["T1", "T2"], [])
+    result = visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    # T1: reorder (2) before vip_contact (6); T2 (grade T, no contact this quarter): reorder, then coverage by phone.
+    assert result.select("customer_id", "reason", "other_reasons", "channel", "priority").rows() == [
+        ("T1", "reorder", "vip_contact", "face", 1),
+        ("T2", "reorder", "coverage", "face", 2),
+    ]
+
+
+def test_a_bronze_reward_stays_a_reason_until_a_completed_visit_after_the_close():
+    cust = customers(
+        *(customer(c, kind="terminal", institution=f"药店{c}", department=None) for c in ("T1", "T2", "T3", "T4")),
+    )
+    gr = grades(*((c, "terminal", "T") for c in ("T1", "T2", "T3", "T4")))
+    before = [
+        visit("T1", Q3_END),  # the quarter's last day: before the close, hands nothing over
+        visit("T2", dt.date(2026, 10, 1)),  # the first day after the close: handed over
+        visit("T3", dt.date(2026, 10, 15), outcome="rescheduled"),  # not completed: still to hand over
+    ]
+    seen = visits(*before)
+    reorders, rewards = loyalty_frames([], ["T1", "T2", "T3", "T4"])
+    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    assert due.select("customer_id", "reason", "other_reasons", "channel").sort("customer_id").rows() == [
+        ("T1", "reward", "coverage", "face"),  # no contact this quarter either
+        ("T2", None, None, "face"),
+        ("T3", "reward", "coverage", "face"),
+        ("T4", "reward", "coverage", "face"),  # never visited
+    ]
+    # T4 visited on 23 November: the reward is handed over, and the plan of the 24th no longer holds it.
+    later = visits(*before, visit("T4", nov(23)))
+    due = due_today(cust, gr, later, Periods.for_run(nov(24)), Rules(), reorders=reorders, rewards=rewards)
+    assert due.filter(customer_id="T4").select("reason", "other_reasons").rows() == [(None, None)]
+    # Without the reward rows (no quarter closed yet), T1 is listed for its phone contact alone.
+    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules())
+    assert due.filter(customer_id="T1").select("reason", "other_reasons", "channel").rows() == [
+        ("coverage", None, "phone")
+    ]
+
+
+def test_reorders_and_rewards_stay_within_the_daily_plan():
+    cust = customers(
+        *(customer(f"T{i:02d}", kind="terminal", institution=f"药店{i}", department=None) for i in range(1, 16)),
+        customer("A1", institution="H1"),
+    )
+    gr = grades(*((f"T{i:02d}", "terminal", "T") for i in range(1, 16)), ("A1", "doctor", "D", "C3"))
+    seen = visits(
+        visit("A1", nov(20), next_visit=RUN),
+        *(visit(f"T{i:02d}", dt.date(2026, 10, 5), channel="phone") for i in range(1, 16)),
+    )
+    reorders, rewards = loyalty_frames([f"T{i:02d}" for i in range(1, 9)], [f"T{i:02d}" for i in range(5, 16)])
+    # The phone contacts of 5 October hand over a 2026Q3 reward: here the rewards are of a quarter
+    # ending on 31 October (the dates only matter relative to the contacts).
+    rewards = rewards.with_columns(quarter_end=pl.lit(dt.date(2026, 10, 31)))
+    result = visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    assert result.height == 12  # the GEN daily plan
+    by_priority = result.sort("priority").select("customer_id", "reason", "other_reasons").rows()
+    assert by_priority[0] == ("A1", "appointment", None)
+    # Reorders T01..T08 before rewards; T05..T08 hold both; then three of the rewards T09..T15.
+    assert [r[1] for r in by_priority[1:]] == ["reorder"] * 8 + ["reward"] * 3
+    assert [r[2] for r in by_priority[1:9]] == [None] * 4 + ["reward"] * 4
+    assert [r[0] for r in by_priority[1:]] == [f"T{i:02d}" for i in range(1, 12)]
