@@ -22,6 +22,7 @@ from flows.supply import supply
 from keqing.clock import shanghai_today
 from keqing.rules import load_rules
 from keqing.settings import get_settings
+from tasks.audit import audit_outputs
 from tasks.deliver import outbox_status
 from tasks.runs import finish_run, migrate_database, publish_run_artifact, start_run
 
@@ -31,6 +32,10 @@ INGEST_LOCK_WAIT_SECONDS = 30 * 60
 
 class RunInProgress(RuntimeError):
     """Another run for the same run_date holds its lock."""
+
+
+class AuditFailed(RuntimeError):
+    """The night's outputs failed their audit: no staff email went out, ops were told."""
 
 
 def default_run_date() -> dt.date:
@@ -99,12 +104,18 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 summary["supply"] = supply(settings, rules, run_date)
             with stage(summary, "loyalty"):
                 summary["loyalty"] = loyalty(settings, rules, run_date)
-            if send and fan_out:
+            with stage(summary, "audit"):
+                summary["audit"] = audit_outputs(settings, rules, run_date)
+            # Write, audit, publish: lists that fail their audit reach no staff member; ops are told.
+            publish = send and summary["audit"]["passed"]
+            if not summary["audit"]["passed"]:
+                summary.setdefault("alerts", []).extend(summary["audit"]["alerts"])
+            if publish and fan_out:
                 with stage(summary, "deliver"):
                     regional = fan_out_emails(settings, run_date, resend=resend)
                 summary["render"], summary["deliver"] = regional["render"], regional["deliver"]
                 summary["regions"] = regional["regions"]
-            elif send:
+            elif publish:
                 with stage(summary, "render"):
                     summary["render"] = render(settings, rules, run_date, resend=resend)
                 with stage(summary, "deliver"):
@@ -113,9 +124,11 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 # Last, so that ops read how the other emails went.
                 with stage(summary, "ops_email"):
                     ops = ops_email(settings, rules, run_date, summary)
-                summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
+                summary["deliver"] = add_delivery(summary.get("deliver", {}), ops["deliver"])
                 summary["deliver"]["outbox"] = outbox_status(settings, run_date)
                 summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}
+            if not summary["audit"]["passed"]:
+                raise AuditFailed(f"the night's outputs failed their audit: {', '.join(summary['audit']['failed'])}")
         except BaseException as exc:
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise
