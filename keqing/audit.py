@@ -15,8 +15,6 @@ ids, never names or phones), and stops publishing: the flow sends no staff email
 
 from __future__ import annotations
 
-import re
-import threading
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -119,63 +117,17 @@ def audit_frames(
 
 def audit(frames: dict[str, pl.DataFrame]) -> list[Failure]:
     """Run the suite over ``audit_frames``; empty when the night's outputs pass."""
+    from keqing.ingest.expectations import failing_keys, result_key, validation_definition
+
     failures = []
     for name, frame in frames.items():
+        checks = [c for c in SUITE if c.frame == name]
         if frame.height == 0:
             continue
-        result = _definition(name).run(
-            batch_parameters={"dataframe": frame.to_pandas()},
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": [KEY],
-                "return_unexpected_index_query": False,
-            },
-        )
-        checks = {_key(c.expectation, c.kwargs): c.name for c in SUITE if c.frame == name}
-        for outcome in result.results:
-            if outcome.success:
-                continue
-            config = outcome.expectation_config
-            check = checks[_key(config.type, config.kwargs)]
-            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"audit check {check} could not run: {outcome.exception_info.get('exception_message')}"
-                )
-            keys = [str(entry[KEY]) for entry in outcome.result.get("unexpected_index_list") or []]
-            failures.append(Failure(check, len(keys), tuple(sorted(set(keys)))[:EXAMPLES]))
+        definition = validation_definition(f"audit_{name}", [(c.expectation, c.kwargs) for c in checks])
+        failed = failing_keys(definition, frame, KEY)
+        for check in checks:
+            keys = [str(k) for k in failed.get(result_key(check.expectation, check.kwargs), [])]
+            if keys:
+                failures.append(Failure(check.name, len(keys), tuple(sorted(set(keys)))[:EXAMPLES]))
     return failures
-
-
-_LOCK = threading.Lock()
-
-
-def _key(expectation: str, kwargs: dict[str, Any]) -> tuple[str, str]:
-    """(snake_case expectation type, its first column), to match results to checks."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", expectation).lower()
-    return snake, str(kwargs.get("column") or kwargs.get("column_A"))
-
-
-def _definition(frame: str) -> Any:
-    """The validation definition of one audit frame (created once per process)."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    from keqing.ingest.expectations import _context
-
-    context = _context()
-    name = f"audit_{frame}"
-    with _LOCK:
-        try:
-            return context.validation_definitions.get(name)
-        except Exception:
-            pass
-        try:
-            source = context.data_sources.get("keqing_audit")
-        except Exception:
-            source = context.data_sources.add_pandas("keqing_audit")
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
-        suite = gx.ExpectationSuite(name=name)
-        for check in (c for c in SUITE if c.frame == frame):
-            suite.add_expectation(getattr(gxe, check.expectation)(**check.kwargs))
-        suite = context.suites.add(suite)
-        return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
