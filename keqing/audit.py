@@ -20,6 +20,7 @@ from typing import Any, get_args
 
 import polars as pl
 
+from keqing.grading.attainment import daily_plan
 from keqing.rules import CallbackReason, Rules
 
 CALLBACK_REASONS: tuple[str, ...] = get_args(CallbackReason)
@@ -81,9 +82,6 @@ def audit_frames(
     ``customer_id``, ``reason``), the staff (``staff_id``, ``office_code``, ``team``) and the ids of the
     known patients among the calls'."""
     offices = staff.select("staff_id", pl.col("office_code").alias("_staff_office"))
-    plan = pl.col("team").replace_strict(
-        rules.visits.daily_plan_by_team, default=rules.visits.daily_plan, return_dtype=pl.Int64
-    )
     call_loads = (
         calls.filter(pl.col("staff_id").is_not_null())
         .group_by("staff_id")
@@ -93,7 +91,7 @@ def audit_frames(
     target_loads = (
         targets.group_by("staff_id")
         .len("rows")
-        .join(staff.select("staff_id", plan.alias("limit")), on="staff_id", how="left")
+        .join(staff.select("staff_id", daily_plan(rules).alias("limit")), on="staff_id", how="left")
         .with_columns(pl.col("limit").fill_null(rules.visits.daily_plan))
     )
     loads = pl.concat(

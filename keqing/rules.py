@@ -197,9 +197,6 @@ class Rules(_Section):
     loyalty: LoyaltyRules = LoyaltyRules()
     ingest: IngestRules = IngestRules()
 
-    def daily_plan_for(self, team: str | None) -> int:
-        return self.visits.daily_plan_by_team.get(team or "", self.visits.daily_plan)
-
 
 class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and the key."""
