@@ -14,6 +14,11 @@ from tests.helpers import run_nightly, table, write, write_master
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
+# A whole night costs 20-45 s: what does not depend on the database (Prefect artifacts and heartbeats,
+# the flow's wiring around the audit, whose task is tested on both in tests/tasks/test_audit.py) runs
+# on SQLite only.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def test_a_second_run_for_the_same_date_stops_with_a_clear_message(settings):
     write_master(settings)
@@ -25,6 +30,7 @@ def test_a_second_run_for_the_same_date_stops_with_a_clear_message(settings):
     assert runs.select("status").to_series().to_list() == ["succeeded"]
 
 
+@sqlite_only
 def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
     import asyncio
 
@@ -47,6 +53,7 @@ def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
     assert "| staff | 1 | 3 | 3 | 0 | 0 | 0 | 0 |" in text
 
 
+@sqlite_only
 def test_only_the_nightly_run_sends_heartbeats_not_its_stages(settings, monkeypatch):
     """Stages run in the nightly run's process: their own heartbeat threads cost time and tell nothing."""
     import prefect.flow_engine
@@ -68,6 +75,7 @@ def test_only_the_nightly_run_sends_heartbeats_not_its_stages(settings, monkeypa
     assert beating == ["nightly"]
 
 
+@sqlite_only
 def test_a_failed_audit_sends_no_staff_email_alerts_ops_and_fails_the_run(settings, monkeypatch):
     """Write, audit, publish: the lists are written, the audit (here made to fail) stops the staff
     emails, the ops email carries its alert and the run ends failed."""
