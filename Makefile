@@ -7,7 +7,7 @@ DEMO_DATE ?= 2026-11-02
 DEMO_START ?= 2026-08-01
 DEMO_DAYS ?= 93
 
-.PHONY: venv demo test test-e2e test-fast lint fmt bench bench-nightly lock clean chromium screenshots
+.PHONY: venv venv-dev demo test test-e2e test-fast lint fmt bench bench-nightly lock clean chromium screenshots
 
 venv: $(VENV)/.installed
 
@@ -16,6 +16,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# The development tools and test libraries on top (requirements-dev.lock): test, lint, bench.
+venv-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $@
 
 demo: venv
@@ -30,25 +37,25 @@ demo: venv
 
 # `make test` is the README's test command; the whole-process cases (marker e2e: faults, Prefect
 # workers, the bad-input corpus, the privacy sweep) run in `make test-e2e`, which .ci/run runs too.
-test: venv
+test: venv-dev
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not e2e" $(PYTEST_ARGS)
 
-test-e2e: venv
+test-e2e: venv-dev
 	$(BIN)/pytest -n 2 --dist loadgroup -m e2e $(PYTEST_ARGS)
 
-test-fast: venv
+test-fast: venv-dev
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow and not e2e" $(PYTEST_ARGS)
 
-lint: venv
+lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-fmt: venv
+fmt: venv-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # One script per stage, each times its pure computation at the issue's scale (see docs/<stage>.md).
-bench: venv
+bench: venv-dev
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/supply.py --scale large
 	$(BIN)/python bench/loyalty.py --db sqlite
@@ -60,12 +67,22 @@ bench: venv
 # Needs PostgreSQL (KEQING_BENCH_POSTGRES_URL, default postgres@127.0.0.1:5432) for --db postgres.
 SCALE ?= medium
 BENCH_ARGS ?=
-bench-nightly: venv
+bench-nightly: venv-dev
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
-lock: venv
-	(sed -n '1,/^#   pyarrow/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock.new
-	mv requirements.lock.new requirements.lock
+# Re-pins both locks from this environment: the names listed in requirements-dev.lock stay there, the
+# rest is the runtime lock (a new development package goes into requirements-dev.lock by name first).
+lock: venv-dev
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > $(VENV)/freeze.txt
+	$(BIN)/python -c 'import re, sys; \
+	name = lambda line: re.split("[=<> ]", line)[0].lower().replace("_", "-"); \
+	freeze = open("$(VENV)/freeze.txt").read().splitlines(); \
+	dev_text = open("requirements-dev.lock").read().splitlines(); \
+	dev = {name(l) for l in dev_text if l and l[0] not in "#-"}; \
+	head = lambda text: [l for l in text if l.startswith("#") or l.startswith("-r")]; \
+	rt_text = open("requirements.lock").read().splitlines(); \
+	open("requirements.lock", "w").write("\n".join(head(rt_text) + [l for l in freeze if name(l) not in dev]) + "\n"); \
+	open("requirements-dev.lock", "w").write("\n".join(head(dev_text) + [l for l in freeze if name(l) in dev]) + "\n")'
 
 # Debian, as root: headless Chromium and a CJK font, for the email screenshots (`make screenshots`)
 # and the slow phone-width and screenshot tests (skipped without Chromium, except in CI: .ci/run runs

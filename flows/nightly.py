@@ -23,6 +23,7 @@ from flows.supply import supply
 from keqing.clock import shanghai_today
 from keqing.rules import load_rules
 from keqing.settings import get_settings
+from tasks.audit import audit_outputs
 from tasks.deliver import check_delivered, outbox_status
 from tasks.runs import (
     calendar_check,
@@ -40,6 +41,10 @@ INGEST_LOCK_WAIT_SECONDS = 30 * 60
 
 class RunInProgress(RuntimeError):
     """Another run for the same run_date holds its lock."""
+
+
+class AuditFailed(RuntimeError):
+    """The night's outputs failed their audit: no staff email went out, ops were told."""
 
 
 def default_run_date() -> dt.date:
@@ -122,12 +127,18 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 summary["grading"] = grading(settings, rules, run_date)
             with stage(summary, "supply", save):
                 summary["supply"] = supply(settings, rules, run_date)
-            if send and fan_out:
+            with stage(summary, "audit", save):
+                summary["audit"] = audit_outputs(settings, rules, run_date)
+            # Write, audit, publish: lists that fail their audit reach no staff member; ops are told.
+            publish = send and summary["audit"]["passed"]
+            if not summary["audit"]["passed"]:
+                summary.setdefault("alerts", []).extend(summary["audit"]["alerts"])
+            if publish and fan_out:
                 with stage(summary, "deliver", save):
                     regional = fan_out_emails(settings, run_date, resend=resend)
                 summary["render"], summary["deliver"] = regional["render"], regional["deliver"]
                 summary["regions"] = regional["regions"]
-            elif send:
+            elif publish:
                 with stage(summary, "render", save):
                     summary["render"] = render(settings, rules, run_date, resend=resend)
                 with stage(summary, "deliver", save):
@@ -136,10 +147,12 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
                 # Last, so that ops read how the other emails went.
                 with stage(summary, "ops_email", save):
                     ops = ops_email(settings, rules, run_date, summary)
-                summary["deliver"] = add_delivery(summary["deliver"], ops["deliver"])
+                summary["deliver"] = add_delivery(summary.get("deliver", {}), ops["deliver"])
                 summary["deliver"]["outbox"] = outbox_status(settings, run_date)
                 summary["ops_email"] = {"recipients": ops["recipients"], "emails": ops["render"]["emails"]}
                 check_delivered(summary["deliver"], run_date)
+            if not summary["audit"]["passed"]:
+                raise AuditFailed(f"the night's outputs failed their audit: {', '.join(summary['audit']['failed'])}")
         except BaseException as exc:
             finish_run(settings, run_id, "failed", summary, error=f"{type(exc).__name__}: {exc}")
             raise

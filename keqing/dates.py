@@ -23,7 +23,3 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def quarter_start(day: dt.date) -> dt.date:
     return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def quarter_end(day: dt.date) -> dt.date:
-    return month_start(quarter_start(day), 3) - dt.timedelta(days=1)

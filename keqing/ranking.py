@@ -10,6 +10,7 @@ import datetime as dt
 
 import polars as pl
 
+from keqing.grading.attainment import daily_plan
 from keqing.rules import Rules
 
 
@@ -35,11 +36,7 @@ def weekly_ranking(
         .with_columns(
             completed=pl.col("completed").fill_null(0),
             planned=pl.when(pl.col("role") == "rep")
-            .then(
-                pl.col("team").replace_strict(
-                    rules.visits.daily_plan_by_team, default=rules.visits.daily_plan, return_dtype=pl.Int64
-                )
-            )
+            .then(daily_plan(rules))
             .otherwise(pl.lit(rules.callbacks.max_calls_per_day, pl.Int64))
             * days,
         )

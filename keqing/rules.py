@@ -259,9 +259,6 @@ class Rules(_Section):
             ((h.name, h.from_, h.to) for h in self.calendar.holidays), self.calendar.workdays
         )
 
-    def daily_plan_for(self, team: str | None) -> int:
-        return self.visits.daily_plan_by_team.get(team or "", self.visits.daily_plan)
-
 
 class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and the key."""

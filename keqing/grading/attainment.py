@@ -175,12 +175,18 @@ def rep_calls(facts: VisitFacts) -> pl.DataFrame:
     return facts.calls.group_by("staff_id").agg(pl.len().cast(pl.Int64).alias("calls"))
 
 
+def daily_plan(rules: Rules) -> pl.Expr:
+    """A rep's visits a field working day from the ``team`` column: 12, or the team's (ONC 10)."""
+    return pl.col("team").replace_strict(
+        rules.visits.daily_plan_by_team, default=rules.visits.daily_plan, return_dtype=pl.Int64
+    )
+
+
 def active_owners(staff: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Active staff with their daily plan (12 calls, or the team's: ONC 10). Any active staff member
-    who owns customers plans visits for them; inactive owners' customers are orphans."""
-    plan = pl.col("team").replace_strict(rules.visits.daily_plan_by_team, default=rules.visits.daily_plan)
+    """Active staff with their daily plan. Any active staff member who owns customers plans visits
+    for them; inactive owners' customers are orphans."""
     return staff.filter(pl.col("active").fill_null(True)).select(
-        "staff_id", "office_code", "team", "role", plan.cast(pl.Int64).alias("daily_plan")
+        "staff_id", "office_code", "team", "role", daily_plan(rules).alias("daily_plan")
     )
 
 

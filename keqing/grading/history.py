@@ -124,12 +124,6 @@ def apply_changes(history: pl.DataFrame, upserts: pl.DataFrame, deletes: pl.Data
     return pl.concat([kept, upserts.select(list(HISTORY_SCHEMA))]).sort(KEY)
 
 
-def grades_on(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """The history row holding on ``day`` for every customer that has one."""
-    d = pl.lit(day, dtype=pl.Date)
-    return history.filter((pl.col("valid_from") <= d) & (pl.col("valid_to").is_null() | (pl.col("valid_to") > d)))
-
-
 def grade_movements(history: pl.DataFrame, run_date: dt.date) -> pl.DataFrame:
     """This month's grade changes, one row per change: customer_id, from_grade (null = newly graded),
     to_grade, changed_on.

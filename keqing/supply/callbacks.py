@@ -223,12 +223,14 @@ def greeting_calls(
         if "low_adherence" in state.columns
         else state.with_columns(pl.lit(None, pl.Boolean).alias("low_adherence"))
     )
+    candidates = _with_key(frame.filter(pl.col("status") != "lapsed"), seed)
     first_to_run_out = _pack(
-        (day_number(pl.col("expiry_date")), _DAY_BITS), (_product_rank(frame["product_code"]), _PRODUCT_BITS)
+        candidates,
+        (day_number(pl.col("expiry_date")), _DAY_BITS),
+        (_product_rank(frame["product_code"]), _PRODUCT_BITS),
     )
     candidates = (
-        _with_key(frame.filter(pl.col("status") != "lapsed"), seed)
-        .sort(first_to_run_out)
+        candidates.sort(first_to_run_out)
         .filter(pl.col("_pk").is_first_distinct())
         .join(_with_key(contacts, seed).drop("patient_id"), on="_pk", how="left")
         .filter(pl.col("last_completed").is_null() | (pl.col("last_completed") < start))
@@ -344,12 +346,22 @@ _DAY_BITS = 18  # a day number + 1 (0 = none) up to the year 2686
 _PRODUCT_BITS = 16
 
 
-def _pack(*parts: tuple[pl.Expr, int]) -> pl.Expr:
-    """Non-negative integer parts packed into one u64 that sorts like the tuple of parts."""
+def _pack(frame: pl.DataFrame, *parts: tuple[pl.Expr, int]) -> pl.Series:
+    """Non-negative integer parts of ``frame`` packed into one u64 that sorts like the tuple of parts.
+
+    A part wider than its bits (a 17th priority, a 65,537th product) would mis-sort silently, so
+    each part's range is checked first: one that does not fit raises instead.
+    """
+    if sum(bits for _, bits in parts) > 64:
+        raise ValueError(f"sort key parts of {[bits for _, bits in parts]} bits do not fit in 64")
+    values = frame.select(expr.cast(pl.Int64).alias(f"_part{i}") for i, (expr, _) in enumerate(parts))
     packed = pl.lit(0, pl.UInt64)
-    for expr, bits in parts:
-        packed = packed * (1 << bits) + expr.cast(pl.UInt64)
-    return packed
+    for name, (_, bits) in zip(values.columns, parts, strict=True):
+        low, high = values[name].min(), values[name].max()
+        if low is not None and (low < 0 or high >= 1 << bits):
+            raise ValueError(f"sort key part {name} spans {low}..{high}, outside its {bits} bits")
+        packed = packed * (1 << bits) + pl.col(name).cast(pl.UInt64)
+    return values.select(packed).to_series()
 
 
 def _day_or(expr: pl.Expr, null_value: int) -> pl.Expr:
@@ -397,6 +409,7 @@ def callback_list(
         # A day off lists the patients with a call falling due that day (or a greeting); carry-over waits.
         calls = calls.join(calls.filter("due_today").select("_pk").unique(), on="_pk", how="semi")
     best_first = _pack(
+        calls,
         (pl.col("priority"), 4),
         (_day_or(pl.col("due_date"), 0), _DAY_BITS),
         (_day_or(pl.col("expiry_date"), (1 << _DAY_BITS) - 1), _DAY_BITS),
@@ -442,6 +455,7 @@ def _rank(entries: pl.DataFrame, capacity: int) -> pl.DataFrame:
         return_dtype=pl.Int64,
     )
     order = _pack(
+        entries,
         (pl.col("priority"), 4),
         (_day_or(pl.col("attempted_on"), 0), _DAY_BITS),
         (_day_or(pl.col("due_date"), 0), _DAY_BITS),

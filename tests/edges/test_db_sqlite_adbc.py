@@ -65,3 +65,20 @@ def test_postgres_numeric_through_adbc_becomes_float(postgres_admin):
         engine.dispose()
         with postgres_admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_whether_adbc_may_read_is_only_a_question(tmp_path):
+    """``_adbc_usable`` answers and changes nothing: the pooled connection it sees stays pooled
+    (``read_frame``, the caller, is the one that closes them before an ADBC read)."""
+    from edges.db import _adbc_usable
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'question.db'}")
+    assert _adbc_usable(make_engine("sqlite://")) is False  # in memory: nothing for ADBC to open
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        assert _adbc_usable(engine) is False  # a checked-out connection
+    pooled = engine.pool.checkedin()
+    assert pooled == 1
+    assert _adbc_usable(engine) is True
+    assert engine.pool.checkedin() == pooled
+    engine.dispose()

@@ -1,4 +1,7 @@
-"""The ingest stage end to end through the nightly flow, on SQLite and PostgreSQL."""
+"""The ingest stage on SQLite and PostgreSQL: its rules through the flow's body with the tasks' plain
+functions (``run_ingest``, a second or two a case), and one whole night (``run_nightly``, 20-45 s a
+case) for what only a night shows: a crash leaving the run failed and its rerun loading once. (The
+stage's summary in the night's is checked in tests/flows/test_nightly.py.)"""
 
 from __future__ import annotations
 
@@ -9,9 +12,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from tests.helpers import quarantine, run_nightly, table, write, write_master
-
-pytestmark = pytest.mark.usefixtures("prefect_server")
+from tests.helpers import quarantine, run_ingest, run_nightly, table, write, write_master
 
 PATIENTS_EN = (
     "patient_id,name,phone,gender,age,disease,office_code,callback_staff_id,informed,contact_name,contact_relation\n"
@@ -46,15 +47,15 @@ def _patients(settings) -> pl.DataFrame:
 def test_gb18030_chinese_headers_and_utf8_twin_load_identical_rows(settings):
     write_master(settings)
     write(settings, "2026-11-01/patients_gb.csv", PATIENTS_ZH, encoding="gb18030")
-    summary = run_nightly("2026-11-02")
-    assert summary["ingest"]["rows_loaded"] == 3 + 2 + 3 + 1
+    summary = run_ingest(settings, "2026-11-02")
+    assert summary["rows_loaded"] == 3 + 2 + 3 + 1
     from_gb = _patients(settings)
     assert from_gb.equals(EXPECTED_PATIENTS)
     assert table(settings, "ingest_files").filter(pl.col("feed") == "patients")["encoding"].to_list() == ["gb18030"]
 
     write(settings, "2026-11-02/patients_utf8.csv", PATIENTS_EN)
-    summary = run_nightly("2026-11-03")
-    assert summary["ingest"]["feeds"]["patients"]["loaded"] == 3
+    summary = run_ingest(settings, "2026-11-03")
+    assert summary["feeds"]["patients"]["loaded"] == 3
     assert _patients(settings).equals(from_gb)
     assert quarantine(settings).height == 0
 
@@ -101,7 +102,7 @@ def test_xlsx_with_excel_phones_and_date_cells_loads_and_lost_digits_are_quarant
             ]
         ),
     )
-    run_nightly("2026-11-02")
+    run_ingest(settings, "2026-11-02")
     patients = table(settings, "patients", order_by="patient_id")
     assert patients.select("patient_id", "phone").rows() == [("P0001", "13812345678"), ("P0003", "13912345678")]
     q = quarantine(settings)
@@ -126,11 +127,11 @@ def test_same_bytes_under_two_names_load_once_and_a_later_correction_updates(set
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
     write(settings, "2026-11-01/purchases.csv", PURCHASES)
-    run_nightly("2026-11-02")
+    run_ingest(settings, "2026-11-02")
     write(settings, "2026-11-02/purchases_resent.csv", PURCHASES)
-    summary = run_nightly("2026-11-03")
-    assert summary["ingest"]["files_new"] == 0
-    assert summary["ingest"]["files_same_bytes"] == [
+    summary = run_ingest(settings, "2026-11-03")
+    assert summary["files_new"] == 0
+    assert summary["files_same_bytes"] == [
         {"path": "2026-11-02/purchases_resent.csv", "same_as": "2026-11-01/purchases.csv"}
     ]
     files = table(settings, "ingest_files").filter(pl.col("feed") == "purchases")
@@ -141,7 +142,7 @@ def test_same_bytes_under_two_names_load_once_and_a_later_correction_updates(set
         "2026-11-03/purchases.csv",
         "purchase_id,patient_id,product_code,boxes,purchase_date\nPU2,P0001,PR01,5,2026-10-20\n",
     )
-    run_nightly("2026-11-04")
+    run_ingest(settings, "2026-11-04")
     purchases = table(settings, "purchases", order_by="purchase_id")
     assert purchases.select("purchase_id", "boxes").rows() == [("PU1", 3), ("PU2", 5)]
     assert purchases["amount"].to_list() == [264.0, None]  # the correction replaces the whole record
@@ -151,8 +152,8 @@ def test_purchase_waits_in_quarantine_until_its_patient_arrives(settings):
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
     write(settings, "2026-11-01/purchases.csv", PURCHASES + "PU3,P0009,PR01,2,2026-11-01,store,176\n")
-    day1 = run_nightly("2026-11-02")
-    assert day1["ingest"]["rows_waiting"] == 1
+    day1 = run_ingest(settings, "2026-11-02")
+    assert day1["rows_waiting"] == 1
     q = quarantine(settings)
     assert q.select("line", "column_name", "reason", "status").rows() == [
         (4, "patient_id", "unknown_patient", "waiting")
@@ -160,9 +161,9 @@ def test_purchase_waits_in_quarantine_until_its_patient_arrives(settings):
     assert table(settings, "purchases").height == 2
 
     write(settings, "2026-11-02/patients.csv", "patient_id,name,phone,office_code\nP0009,周杰,13700001111,OF001\n")
-    day2 = run_nightly("2026-11-03")
-    assert day2["ingest"]["rows_released"] == 1
-    assert day2["ingest"]["rows_waiting"] == 0
+    day2 = run_ingest(settings, "2026-11-03")
+    assert day2["rows_released"] == 1
+    assert day2["rows_waiting"] == 0
     purchases = table(settings, "purchases", order_by="purchase_id")
     assert purchases["purchase_id"].to_list() == ["PU1", "PU2", "PU3"]
     assert purchases.filter(pl.col("purchase_id") == "PU3")["source_line"].to_list() == [4]
@@ -175,12 +176,13 @@ def test_records_dated_on_or_after_the_run_date_wait_for_a_later_run(settings):
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
     write(settings, "2026-11-01/purchases.csv", PURCHASES + "PU4,P0001,PR01,1,2026-11-05,store,88\n")
-    run_nightly("2026-11-05")
+    run_ingest(settings, "2026-11-05")
     assert quarantine(settings).select("reason", "status").rows() == [("after_cutoff", "waiting")]
-    run_nightly("2026-11-06")
+    run_ingest(settings, "2026-11-06")
     assert "PU4" in table(settings, "purchases")["purchase_id"].to_list()
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_a_crash_while_loading_leaves_no_file_half_done_and_the_rerun_loads_once(settings, monkeypatch):
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
@@ -225,8 +227,8 @@ def test_an_empty_file_and_values_too_big_for_the_schema_are_quarantined_not_fat
         "2026-11-01/purchases.csv",
         PURCHASES + "P" * 65 + ",P0001,PR01,1,2026-10-01,store,88\nPU9,P0001,PR01,1,2026-10-01,store,1e15\n",
     )
-    summary = run_nightly("2026-11-02")
-    assert summary["ingest"]["feeds"]["purchases"] == {
+    summary = run_ingest(settings, "2026-11-02")
+    assert summary["feeds"]["purchases"] == {
         "files": 2,
         "rows_read": 4,
         "loaded": 2,
@@ -261,7 +263,7 @@ def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(se
         "visit_id,staff_id,target_type,target_id,visit_at,channel,outcome\n"
         "V1,S002,patient,P0404,2026-10-05 10:00,phone,completed\n",
     )
-    day1 = run_nightly("2026-11-02")["ingest"]
+    day1 = run_ingest(settings, "2026-11-02")
     assert day1["feeds"]["purchases"] == {
         "files": 3,
         "rows_read": 5,
@@ -282,7 +284,7 @@ def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(se
     write(settings, "2026-11-02/patients.csv", "patient_id,name,phone,office_code\nP0404,周杰,13700001111,OF001\n")
     write(settings, "2026-11-02/purchases_4.csv", header + "PU5,P0404,PR01,1,2026-11-01\n")
     write(settings, "2026-11-02/purchases_5.csv", header + "PU6,P0001,PR01,1,2026-11-01\n")
-    day2 = run_nightly("2026-11-03")["ingest"]
+    day2 = run_ingest(settings, "2026-11-03")
     assert (day2["rows_released"], day2["rows_waiting"]) == (2, 0)
     assert day2["feeds"]["purchases"]["released"] == 1
     purchases = table(settings, "purchases", order_by="purchase_id")
@@ -299,7 +301,7 @@ def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, mon
     write_master(settings)
     write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
     write(settings, "2026-11-01/purchases.csv", PURCHASES)
-    run_nightly("2026-11-02")
+    run_ingest(settings, "2026-11-02")
     stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname").is_in(["patients", "purchases", "offices"]))
     analyzed = dict(stats.select("relname", pl.col("analyze_count")).rows())
     assert analyzed == {"patients": 1, "purchases": 1, "offices": 1}
@@ -309,6 +311,6 @@ def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, mon
         "2026-11-02/purchases.csv",
         "purchase_id,patient_id,product_code,boxes,purchase_date\nPU2,P0001,PR01,5,2026-10-20\n",
     )
-    run_nightly("2026-11-03")
+    run_ingest(settings, "2026-11-03")
     stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname") == "purchases")
     assert stats["analyze_count"].to_list() == [1]

@@ -1,12 +1,16 @@
-"""The loyalty stage through the nightly flow: inbox order files to ledger, quarter close, rewards and reorder list."""
+"""The loyalty stage through the nightly flow (first night) and then alone: inbox order files to ledger, quarter
+close, rewards and reorder list."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
-from tests.helpers import run_nightly, table, write, write_master
+from flows.loyalty import loyalty
+from keqing.rules import Rules
+from tests.helpers import run_ingest, run_nightly, table, write, write_master
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -41,7 +45,8 @@ def test_orders_to_rewards_and_reorder_reminders(settings):
     ]
 
     write(settings, "2026-10/orders_return.csv", RETURN_OCTOBER)
-    later = run_nightly("2026-10-20")["loyalty"]
+    run_ingest(settings, "2026-10-20")  # the second night's ingest and loyalty stages alone: a night costs 20-45 s
+    later = loyalty(settings, Rules(), dt.date(2026, 10, 20))
     assert later["accrual"] == {
         "mode": "incremental",
         "orders_examined": 1,

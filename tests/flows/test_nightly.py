@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
+
 import pytest
 
 from edges.locks import held
 from flows.nightly import RunInProgress
-from tests.helpers import run_nightly, table, write_master
+from tests.helpers import run_nightly, table, write, write_master
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
+
+# A whole night costs 20-45 s: what does not depend on the database (Prefect artifacts and heartbeats,
+# the flow's wiring around the audit, whose task is tested on both in tests/tasks/test_audit.py) runs
+# on SQLite only.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_a_second_run_for_the_same_date_stops_with_a_clear_message(settings):
@@ -21,6 +30,7 @@ def test_a_second_run_for_the_same_date_stops_with_a_clear_message(settings):
     assert runs.select("status").to_series().to_list() == ["succeeded"]
 
 
+@sqlite_only
 def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
     import asyncio
 
@@ -43,6 +53,7 @@ def test_the_run_publishes_its_summary_as_a_prefect_artifact(settings):
     assert "| staff | 1 | 3 | 3 | 0 | 0 | 0 | 0 |" in text
 
 
+@sqlite_only
 def test_only_the_nightly_run_sends_heartbeats_not_its_stages(settings, monkeypatch):
     """Stages run in the nightly run's process: their own heartbeat threads cost time and tell nothing."""
     import prefect.flow_engine
@@ -62,3 +73,36 @@ def test_only_the_nightly_run_sends_heartbeats_not_its_stages(settings, monkeypa
         summary = run_nightly("2026-11-02")
     assert summary["ingest"]["files_new"] == 3
     assert beating == ["nightly"]
+
+
+@sqlite_only
+def test_a_failed_audit_sends_no_staff_email_alerts_ops_and_fails_the_run(settings, monkeypatch):
+    """Write, audit, publish: the lists are written, the audit (here made to fail) stops the staff
+    emails, the ops email carries its alert and the run ends failed."""
+    import flows.nightly
+    from flows.nightly import AuditFailed
+    from tests.flows.test_ingest import PATIENTS_EN, PURCHASES
+    from tests.helpers import STAFF
+
+    failed = {
+        "passed": False,
+        "failed": {"call_patient_unknown": {"rows": 1, "examples": ["P0404"]}},
+        "alerts": ["输出核查未通过：回访名单上的患者不在患者档案中（1 行，例如 P0404）"],
+    }
+    monkeypatch.setattr(flows.nightly, "audit_outputs", lambda settings, rules, run_date: failed)
+    write_master(settings)
+    write(settings, "2026-11-01/staff.csv", STAFF + "O001,赵运维,ops,ops@example.com,OF001,,,1\n")
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    write(settings, "2026-11-01/purchases.csv", PURCHASES)
+    with pytest.raises(AuditFailed, match="call_patient_unknown"):
+        run_nightly("2026-11-02")
+    assert table(settings, "callback_list").height > 0  # written, then held back
+    outbox = table(settings, "outbox")
+    assert outbox["kind"].to_list() == ["ops"]
+    (eml,) = (settings.outbox / "2026-11-02").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert failed["alerts"][0] in message.get_body(("plain",)).get_content()
+    runs = table(settings, "runs")
+    assert runs["status"].to_list() == ["failed"]
+    summary = runs["summary"][0]
+    assert (json.loads(summary) if isinstance(summary, str) else summary)["audit"] == failed  # JSON text on SQLite

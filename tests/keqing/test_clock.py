@@ -25,3 +25,16 @@ def test_naive_times_are_refused_and_the_cutoff_is_the_day_before():
     with pytest.raises(ValueError):
         shanghai_today(dt.datetime(2026, 11, 21, 12, 0))
     assert cutoff_for(dt.date(2026, 11, 1)) == dt.date(2026, 10, 31)
+
+
+def test_a_frozen_clock_fixes_now_utc_now_and_todays_shanghai_date():
+    from keqing.clock import frozen, now, utc_now
+
+    at = dt.datetime(2026, 11, 20, 17, 30, tzinfo=dt.UTC)
+    with frozen(at):
+        assert now() == at
+        assert utc_now() == dt.datetime(2026, 11, 20, 17, 30)  # naive UTC, as the database stores it
+        assert shanghai_today() == dt.date(2026, 11, 21)
+    assert now() != at
+    with pytest.raises(ValueError, match="timezone-aware"), frozen(dt.datetime(2026, 11, 20)):
+        pass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
+from keqing.grading.attainment import daily_plan
 from keqing.rules import Rules, RulesError, load_rules
 
 
@@ -17,7 +19,8 @@ def test_defaults_are_the_contracts():
     assert (rules.grading.high_potential_rx, rules.grading.high_support_rx) == (100, 30)
     assert rules.visits.standards["A"].visits_per_month == 4
     assert rules.visits.standards["C"].quarterly_coverage == 0.8
-    assert rules.daily_plan_for("ONC") == 10 and rules.daily_plan_for("GEN") == 12 and rules.daily_plan_for(None) == 12
+    teams = pl.DataFrame({"team": ["ONC", "GEN", None]}, schema={"team": pl.String})
+    assert teams.select(daily_plan(rules))["team"].to_list() == [10, 12, 12]
     assert rules.loyalty.tiers == {"bronze": 500, "silver": 2000, "gold": 5000}
     assert rules.home_visits.max_visits_per_day == 10
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 
 from keqing.calendar import PACKAGE
 from keqing.rules import Rules, rules_from_mapping
-from keqing.supply.callbacks import consult_calls, holiday_period_start
+from keqing.supply.callbacks import _pack, consult_calls, holiday_period_start
 from tests.keqing.supply.scenario import consults, d, inputs, listed, patients, purchases, visits
 
 ONE_PATIENT = patients(("P1", "OF1", "S1"))
@@ -322,3 +323,21 @@ def test_no_list_holds_another_offices_patient():
     ]
     staffed = out.filter(pl.col("staff_id").is_not_null())
     assert all(office_of[s] == o for s, o in staffed.select("staff_id", "office_code").iter_rows())
+
+
+def test_packed_sort_keys_sort_like_the_tuple_of_their_parts():
+    frame = pl.DataFrame({"a": [1, 0, 1, 15], "b": [0, 255, 3, 1]})
+    key = _pack(frame, (pl.col("a"), 4), (pl.col("b"), 8))
+    assert key.to_list() == [1 * 256 + 0, 255, 1 * 256 + 3, 15 * 256 + 1]
+    assert frame.sort(key).rows() == frame.sort("a", "b").rows()
+
+
+def test_a_sort_key_part_wider_than_its_bits_raises_instead_of_mis_sorting():
+    # A 17th priority in 4 bits would sort before the first (16 wraps to 0 in the next field's carry).
+    with pytest.raises(ValueError, match=r"_part0 spans 1..16, outside its 4 bits"):
+        _pack(pl.DataFrame({"priority": [1, 16]}), (pl.col("priority"), 4), (pl.lit(0), 8))
+    with pytest.raises(ValueError, match=r"_part1 spans -1..0"):
+        _pack(pl.DataFrame({"x": [0, -1]}), (pl.lit(0), 4), (pl.col("x"), 8))
+    with pytest.raises(ValueError, match="do not fit in 64"):
+        _pack(pl.DataFrame({"x": [0]}), (pl.col("x"), 40), (pl.col("x"), 25))
+    assert _pack(pl.DataFrame({"x": [None, 3]}, schema={"x": pl.Int64}), (pl.col("x"), 4)).to_list() == [None, 3]
