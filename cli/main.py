@@ -65,12 +65,21 @@ EXIT_FAILED = 1
 EXIT_ALREADY_RUNNING = 3
 
 
-def _run_one(run_date: dt.date, *, resend: bool = False, send: bool = True) -> tuple[int, dict | None]:
+def _start_prefect_api():
+    """Prefect's temporary server, started now so that it boots while the run imports (edges/prefect_api.py)."""
+    from edges import prefect_api
+
+    return prefect_api.start_if_needed()
+
+
+def _run_one(run_date: dt.date, api, *, resend: bool = False, send: bool = True) -> tuple[int, dict | None]:
     """Run the nightly flow for one date; (exit status, summary)."""
+    from edges.prefect_api import serving
     from flows.nightly import RunInProgress, nightly
 
     try:
-        return 0, nightly(run_date=run_date, resend=resend, send=send)
+        with serving(api, float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])):
+            return 0, nightly(run_date=run_date, resend=resend, send=send)
     except RunInProgress as exc:
         typer.secho(str(exc), fg=typer.colors.YELLOW, err=True)
         return EXIT_ALREADY_RUNNING, None
@@ -88,13 +97,14 @@ def run(
     from keqing.clock import shanghai_today
 
     run_date = _parse_date(date, "--date") or shanghai_today()
-    settings, _ = _load_settings_and_rules()
     _prefect_defaults()
+    api = _start_prefect_api()
+    settings, _ = _load_settings_and_rules()
     typer.echo(
         f"keqing run for {run_date} (records up to {run_date - dt.timedelta(days=1)}), "
         f"inbox {settings.inbox}, database {_safe_url(settings.database_url)}"
     )
-    status, summary = _run_one(run_date, resend=resend)
+    status, summary = _run_one(run_date, api, resend=resend)
     if summary is not None:
         typer.echo(format_summary(summary))
     raise typer.Exit(status)
@@ -111,11 +121,12 @@ def backfill(
     assert first is not None and last is not None
     if last < first:
         raise typer.BadParameter("--to is before --from", param_hint="--to")
-    _load_settings_and_rules()
     _prefect_defaults()
+    api = _start_prefect_api()
+    _load_settings_and_rules()
     day = first
     while day <= last:
-        status, summary = _run_one(day, send=send)
+        status, summary = _run_one(day, api, send=send)
         if status != 0:
             typer.secho(
                 f"backfill stopped at {day}; resume with --from {day} --to {last}", fg=typer.colors.RED, err=True

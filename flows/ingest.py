@@ -39,8 +39,9 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     GIL while waiting for its thread pool, a pool thread waiting for the GIL; see pola-rs/polars
     #27396 for the same family). Do not call Polars from two threads of one process.
     """
-    expectations.warm_up()
     discovery = discover_inbox(settings, run_date)
+    if discovery.files:  # rows waiting in quarantine alone are not validated again (validate_feed)
+        expectations.warm_up()
     results: list[FeedResult] = []
     for feed in LOAD_ORDER:
         chunks = file_chunks(discovery.for_feed(feed), CHUNK_BYTES)

@@ -85,6 +85,12 @@ def check_views(views: Sequence[View], run_date: dt.date) -> tuple[list[View], l
     return usable, sorted({v.recipient.staff_id for v in views if not has_valid_address(v)})
 
 
+def to_render(views: Sequence[View], statuses: dict[tuple[str, str], str]) -> list[View]:
+    """The views with no outbox row yet or a ``pending`` one: a sent, failed or unknown email is kept
+    as it is (``--resend`` makes rows pending first), so rendering it again would be thrown away."""
+    return [v for v in views if statuses.get((v.recipient.staff_id, v.kind), "pending") == "pending"]
+
+
 @keqing_task(**IO_RETRIES)
 def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) -> dict:
     """Render the views and write them to the outbox, one row per (run_date, recipient, kind).
@@ -93,17 +99,20 @@ def render_emails(settings: Settings, run_date: dt.date, views: Sequence[View]) 
     rendering, every other row (sent, failed, unknown) is kept as it is.
     """
     views, bad_addresses = check_views(views, run_date)
-    rendered = render_many(views, mail_from=settings.mail_from)
     kinds = sorted({v.kind for v in views})
-    with get_engine(settings.database_url).begin() as conn:
+    engine = get_engine(settings.database_url)
+    with engine.connect() as conn:
         before = outbox.existing_statuses(conn, run_date, kinds)
+    # upsert_rendered replaces a row only while it is pending: the others need no rendering.
+    rendered = render_many(to_render(views, before), mail_from=settings.mail_from)
+    with engine.begin() as conn:
         outbox.upsert_rendered(
             conn,
             [asdict(r) for r in rendered],
         )
-    states = Counter(before.get((r.staff_id, r.kind), "new") for r in rendered)
+    states = Counter(before.get((v.recipient.staff_id, v.kind), "new") for v in views)
     summary = {
-        "emails": len(rendered),
+        "emails": len(views),
         "by_kind": dict(sorted(Counter(r.kind for r in rendered).items())),
         "new": states.pop("new", 0),
         "replaced_pending": states.pop("pending", 0),

@@ -178,6 +178,22 @@ def referenced_feeds(feed: Feed) -> set[str]:
     return needed
 
 
+def referenced_ids(feed: Feed, typed: pl.DataFrame) -> dict[str, pl.Series]:
+    """The distinct ids that ``reference_errors`` looks up in each master feed for ``typed``'s rows.
+
+    The keys are ``referenced_feeds(feed)``: reading only these ids from the database makes the check
+    cost what the night brings, not what the master tables hold.
+    """
+    found: dict[str, list[pl.Series]] = {}
+    for column in feed.columns:
+        if column.references is not None:
+            found.setdefault(column.references[0], []).append(typed[column.name])
+    if feed.name == "visits":
+        for target, target_type in (("customers", "customer"), ("patients", "patient")):
+            found.setdefault(target, []).append(typed.filter(pl.col("target_type") == target_type)["target_id"])
+    return {target: pl.concat(series).drop_nulls().unique().sort() for target, series in found.items()}
+
+
 def reference_errors(feed: Feed, typed: pl.DataFrame, known: Known) -> pl.DataFrame:
     """Unknown references (waiting), and references to the wrong kind of record (rejected)."""
     if typed.height == 0:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from edges import outbox
 from edges.db import get_engine
 from tasks.deliver import deliver_pending, mark_for_resend
-from tasks.render import render_emails
+from tasks.render import render_emails, to_render
 from tests.helpers import table
 from tests.reports.factories import (
     RUN_DATE,
@@ -81,6 +81,7 @@ def test_one_email_per_recipient_per_date_over_one_connection_and_a_rerun_sends_
     # The same night again: nothing rendered twice, nothing sent twice.
     again = render_emails.fn(smtp_settings, RUN_DATE, views(extra_target=True))
     assert (again["new"], again["replaced_pending"], again["kept"]) == (0, 0, 3)
+    assert again["bytes"] == 0  # the kept emails are not even rendered
     report = deliver_pending.fn(smtp_settings, RUN_DATE)
     assert (report["pending"], report["sent"]) == (0, 0)
     assert len(smtp.handler.messages) == 3
@@ -344,3 +345,10 @@ def test_one_regions_delivery_sends_and_sweeps_only_its_own_staffs_rows(settings
     assert (report["pending"], report["written"], report["interrupted"]) == (2, 2, 0)
     assert rows(settings)["status"].to_list() == ["sent", "sending", "sent"]
     assert sorted(p.name for p in (settings.outbox / "2026-11-24").iterdir()) == ["home_visit-S003.eml", "rep-S001.eml"]
+
+
+def test_only_views_without_an_email_or_with_a_pending_one_are_rendered():
+    rep, nurse, home = views()
+    statuses = {("S001", "rep"): "sent", ("S002", "callback"): "pending", ("S003", "callback"): "failed"}
+    assert to_render([rep, nurse, home], statuses) == [nurse, home]
+    assert to_render([rep], {("S001", "rep"): "unknown"}) == []

@@ -1,0 +1,137 @@
+"""A temporary Prefect API server for one ``keqing`` process, started before the run imports Prefect.
+
+With no API configured, Prefect starts a temporary server itself at the first flow call: the parent
+first imports Prefect's whole server (the FastAPI app and its models, seconds of CPU) only to launch
+it in a subprocess, and then waits, idle, for it to answer. ``TemporaryApi`` launches the same
+server (Prefect's app under uvicorn, UI off, the command Prefect uses) as soon as the command starts,
+without that import, so that the server boots while the run imports keqing and Prefect. Prefect is
+still the orchestrator: flows and tasks run and are recorded exactly as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+# What Prefect sets for its own temporary server: no UI, the ephemeral set of services.
+SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+# Exit status of uvicorn when its port was taken between our check and its bind.
+PORT_TAKEN = 3
+
+
+def configured_api_url() -> str | None:
+    """The API URL Prefect will use (environment or profile), or None."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TemporaryApi:
+    """Prefect's API in a subprocess on a free local port, stopped when this process exits."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = self._launch()
+        # Registered before Prefect registers its own exit handlers, so it runs after them: the
+        # events and logs Prefect flushes at exit still reach the server.
+        atexit.register(self.stop)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _launch(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                _prefect_dir(),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
+            env={**os.environ, **SERVER_ENV},
+        )
+
+    def wait(self, timeout_seconds: float) -> None:
+        """Until the server answers its health check (RuntimeError after ``timeout_seconds``)."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() == PORT_TAKEN:
+                self.port = free_port()
+                self.process = self._launch()
+            elif self.process.poll() is not None:
+                raise RuntimeError(f"the temporary Prefect server exited with status {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the temporary Prefect server did not answer within {timeout_seconds:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _prefect_dir() -> str:
+    """The folder holding the ``prefect`` package, found without importing it (which takes a second)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+def start_if_needed() -> TemporaryApi | None:
+    """Start the temporary server now unless ``PREFECT_API_URL`` is set in the environment."""
+    return None if os.environ.get("PREFECT_API_URL") else TemporaryApi()
+
+
+@contextlib.contextmanager
+def serving(api: TemporaryApi | None, timeout_seconds: float) -> Iterator[None]:
+    """Flows called inside report to ``api`` (once it answers), unless a Prefect profile names a server."""
+    if api is None:
+        yield
+        return
+    if configured_api_url():
+        api.stop()
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    api.wait(timeout_seconds)
+    with temporary_settings(updates={PREFECT_API_URL: api.api_url}):
+        yield
