@@ -240,7 +240,9 @@ def test_a_vip_terminal_overdue_for_its_reorder_is_listed_as_reorder_with_vip_co
         *(visit("A1", nov(d)) for d in (2, 9, 16)),  # one visit left, days to spare: nothing due
     )
     reorders, rewards = loyalty_frames(["T1", "T2"], [])
-    result = visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    result = visit_targets(
+        cust, gr, PEOPLE, seen, Periods.for_run(RUN, PACKAGE), Rules(), reorders=reorders, rewards=rewards
+    )
     # T1: reorder (2) before vip_contact (6); T2 (grade T, no contact this quarter): reorder, then coverage by phone.
     assert result.select("customer_id", "reason", "other_reasons", "channel", "priority").rows() == [
         ("T1", "reorder", "vip_contact", "face", 1),
@@ -260,7 +262,7 @@ def test_a_bronze_reward_stays_a_reason_until_a_completed_visit_after_the_close(
     ]
     seen = visits(*before)
     reorders, rewards = loyalty_frames([], ["T1", "T2", "T3", "T4"])
-    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    due = due_today(cust, gr, seen, Periods.for_run(RUN, PACKAGE), Rules(), reorders=reorders, rewards=rewards)
     assert due.select("customer_id", "reason", "other_reasons", "channel").sort("customer_id").rows() == [
         ("T1", "reward", "coverage", "face"),  # no contact this quarter either
         ("T2", None, None, "face"),
@@ -269,10 +271,10 @@ def test_a_bronze_reward_stays_a_reason_until_a_completed_visit_after_the_close(
     ]
     # T4 visited on 23 November: the reward is handed over, and the plan of the 24th no longer holds it.
     later = visits(*before, visit("T4", nov(23)))
-    due = due_today(cust, gr, later, Periods.for_run(nov(24)), Rules(), reorders=reorders, rewards=rewards)
+    due = due_today(cust, gr, later, Periods.for_run(nov(24), PACKAGE), Rules(), reorders=reorders, rewards=rewards)
     assert due.filter(customer_id="T4").select("reason", "other_reasons").rows() == [(None, None)]
     # Without the reward rows (no quarter closed yet), T1 is listed for its phone contact alone.
-    due = due_today(cust, gr, seen, Periods.for_run(RUN), Rules())
+    due = due_today(cust, gr, seen, Periods.for_run(RUN, PACKAGE), Rules())
     assert due.filter(customer_id="T1").select("reason", "other_reasons", "channel").rows() == [
         ("coverage", None, "phone")
     ]
@@ -292,7 +294,9 @@ def test_reorders_and_rewards_stay_within_the_daily_plan():
     # The phone contacts of 5 October hand over a 2026Q3 reward: here the rewards are of a quarter
     # ending on 31 October (the dates only matter relative to the contacts).
     rewards = rewards.with_columns(quarter_end=pl.lit(dt.date(2026, 10, 31)))
-    result = visit_targets(cust, gr, PEOPLE, seen, Periods.for_run(RUN), Rules(), reorders=reorders, rewards=rewards)
+    result = visit_targets(
+        cust, gr, PEOPLE, seen, Periods.for_run(RUN, PACKAGE), Rules(), reorders=reorders, rewards=rewards
+    )
     assert result.height == 12  # the GEN daily plan
     by_priority = result.sort("priority").select("customer_id", "reason", "other_reasons").rows()
     assert by_priority[0] == ("A1", "appointment", None)
