@@ -123,7 +123,8 @@ def test_a_killed_run_shows_crashed_in_keqing_runs_and_the_next_ops_email_names_
     out = log.read_text(encoding="utf-8")
     assert "marked crashed (process gone, lock free): #1" in out
     assert re.search(r"^#1 +2026-11-02 +crashed +started [-0-9]{10} [:0-9]{8} +- +\S+ pid [0-9]+$", out, re.M), out
-    assert re.search(r"^ +stages: ingest [0-9.]+ s, grading [0-9.]+ s$", out, re.M), out  # how far it got
+    # how far it got: the stages before the kill, in the night's order
+    assert re.search(r"^ +stages: ingest [0-9.]+ s, loyalty [0-9.]+ s, grading [0-9.]+ s$", out, re.M), out
     assert by(night, "runs", "status") == {"crashed": 1}
 
     assert night.run() == 0, night.log()
