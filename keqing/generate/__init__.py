@@ -77,7 +77,7 @@ def build_feeds(
     made = visits.Visits.concat(
         [
             visits.rep_visits(seed, cal, staff, customers, products, grades, first_month, profile.vip),
-            visits.callback_calls(seed, cal, staff, patients, purchases),
+            visits.callback_calls(seed, cal, staff, patients, purchases, scale.callbacks_by_demand),
             visits.home_visits(seed, cal, staff, patients, products, events),
         ]
     )

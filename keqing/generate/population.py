@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from keqing.generate import vocab
-from keqing.generate.arrays import ids, pick_or_null, pick_within, split_counts, strs
+from keqing.generate.arrays import group_rank, ids, pick_or_null, pick_within, split_counts, strs
 from keqing.generate.scales import Calendar, Scale, rng
 
 MOBILE_PREFIXES = np.array(vocab.MOBILE_PREFIXES, dtype=np.int64)
@@ -211,13 +211,19 @@ def make_staff(seed: int, scale: Scale, cal: Calendar, offices: pl.DataFrame) ->
     )
 
 
+# Calls due a day that offices staffed by demand plan per nurse (a nurse makes up to 40; seed 000).
+STAFFED_FOR = 36
+
+
 def staff_callbacks_by_demand(
-    seed: int, staff: pl.DataFrame, patients: pl.DataFrame, demand: np.ndarray, capacity: int = 40
+    seed: int, staff: pl.DataFrame, patients: pl.DataFrame, demand: np.ndarray, per_nurse: int = STAFFED_FOR
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Hire callback staff until each office has round(its daily callback demand / ``capacity``) of them
+    """Hire callback staff until each office has round(its daily callback demand / ``per_nurse``) of them
     (seed 000, 第三环: 40 calls a person a day, staff added as the patient list grows), and share the
-    office's patients among all its callback staff again. With demand about the capacity, some nurses
-    end a little over and some a little under, as patients fall to them at random.
+    office's patients evenly among all its callback staff again (in random order, one each in turn).
+    Offices are staffed for ``per_nurse`` = 36 calls a day, a tenth under the 40 a nurse can make, as a
+    nurse's calls due on a given day vary with her patients' purchases: most nurses end at or under 40
+    and some a little over.
 
     ``demand``: calls due per working day per office (``visits.callback_demand``). New staff are
     appended (existing indexes stay valid), active from the first day, reporting to the office manager.
@@ -225,7 +231,7 @@ def staff_callbacks_by_demand(
     r = rng(seed, "callback-staffing")
     role, active, office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
     have = np.bincount(office[(role == "callback") & active], minlength=len(demand))
-    hire = np.maximum(np.round(demand / capacity).astype(np.int64) - have, 0)
+    hire = np.maximum(np.round(demand / per_nurse).astype(np.int64) - have, 0)
     n_new = int(hire.sum())
     if n_new == 0:
         return staff, patients
@@ -254,9 +260,18 @@ def staff_callbacks_by_demand(
     staff = pl.concat([staff, hired])
     s_role, s_active, s_office = staff["role"].to_numpy(), staff["active"].to_numpy(), staff["_office"].to_numpy()
     old = patients["_callback"].to_numpy()
-    pool = np.where((s_role == "callback") & s_active, s_office, -1)
-    # Patients with a nurse get one of the office's (now larger) callback staff; the ~3% without stay so.
-    callback = np.where(old >= 0, pick_within(r, pool, patients["_office"].to_numpy()), -1)
+    # Patients with a nurse get one of the office's (now larger) callback staff in turn, in a random
+    # order, so each has the same number of patients (give or take one); the ~3% without stay so.
+    nurses = np.flatnonzero((s_role == "callback") & s_active)
+    nurses = nurses[np.argsort(s_office[nurses], kind="stable")]
+    lo = np.searchsorted(s_office[nurses], np.arange(len(demand)), side="left")
+    count = np.searchsorted(s_office[nurses], np.arange(len(demand)), side="right") - lo
+    p_office = patients["_office"].to_numpy()
+    has = np.flatnonzero((old >= 0) & (count[p_office] > 0))
+    has = has[np.lexsort((r.random(len(has)), p_office[has]))]
+    turn = group_rank(p_office[has]) % count[p_office[has]]
+    callback = np.full(len(old), -1, dtype=np.int64)
+    callback[has] = nurses[lo[p_office[has]] + turn]
     patients = patients.with_columns(
         pl.Series("_callback", callback), pick_or_null(staff["staff_id"], callback).alias("callback_staff_id")
     )

@@ -26,8 +26,10 @@ class Scale:
     # Whether the manifest lists every dirty row with its file and line (else counts only).
     list_dirty_rows: bool
     # Whether offices get callback staff for their callback demand (about 40 calls due a nurse a day, seed
-    # 000), rather than a share of the staff. Off at tiny, whose small fixed figures the end-to-end tests
-    # assert, and at large, whose benchmark figures (bench/results) are compared across changes.
+    # 000), rather than a share of the staff, and those nurses make every due call on its day (weekends
+    # too) and call again those not answered (visits.callback_calls). Off at tiny, whose small fixed
+    # figures the end-to-end tests assert, and at large, whose benchmark figures (bench/results) are
+    # compared across changes.
     callbacks_by_demand: bool = False
 
 

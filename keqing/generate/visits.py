@@ -202,12 +202,14 @@ def _daily_quota(
     pool_worker: np.ndarray,
     pool_day: np.ndarray,
     pool_patient: np.ndarray,
+    fill: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per worker and working day: up to ``quota`` patients, due ones first (a random choice when
     there are more), then other patients of the worker who exist by that day.
 
     ``workers``/``worker_day``/``quota`` list the worker-days; the pool lists each worker's patients
-    with the day they first appear. Returns ``(worker, day, patient)``.
+    with the day they first appear; ``fill`` (default all) marks the worker-days topped up with other
+    patients (the others make their due calls only). Returns ``(worker, day, patient)``.
     """
     span = np.int64(cal.days + 1)
     n_pat = max(int(pool_patient.max(initial=0)), int(due_patient.max(initial=0))) + 1
@@ -226,6 +228,8 @@ def _daily_quota(
     taken = group_rank(d_slot) < quota[d_slot]
     due_keys, d_slot = due_keys[taken], d_slot[taken]
     need = quota - np.bincount(d_slot, minlength=len(workers))
+    if fill is not None:
+        need = np.where(fill, need, 0)
 
     # Fillers: random patients of the worker who exist by the day (drawn twice over), minus
     # duplicates and patients already due that day.
@@ -260,59 +264,109 @@ def _worker_days(
     return w, d, quota
 
 
-def callback_demand(cal: Calendar, patients: pl.DataFrame, purchases: pl.DataFrame, n_offices: int) -> np.ndarray:
-    """Per office: the calls a working day over the range's last four weeks (or all of it when shorter):
-    the cadence calls falling due, counted as ``callback_calls`` plans them (1, 3, 6, 10, 15, then
-    every 5 days after each purchase, until the next one or 15 days past the supply's end), and the
-    calls again for those not answered (1 / ANSWERED attempts a call)."""
+def _cadence_calls(
+    purchases: pl.DataFrame, worker_of: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per purchase, sorted by patient and day: ``(patient, day, horizon, worker, order)``, the horizon
+    being the days after the purchase with cadence calls (until the next purchase or 15 days past the
+    supply's end) and the worker the patient's callback staff (``worker_of``; 0 when not given)."""
     pat, day, supply = (purchases[c].to_numpy() for c in ("_patient", "_day", "_supply"))
     order = sort_order(pat, day)
     pat, day, supply = pat[order], day[order], supply[order]
     same_next = np.r_[pat[1:] == pat[:-1], False]
     nxt = np.where(same_next, np.r_[day[1:], 0], np.iinfo(np.int32).max)
     horizon = np.minimum(nxt - 1, day + supply + 15) - day
+    worker = worker_of[pat] if worker_of is not None else np.zeros(len(pat), dtype=np.int64)
+    return pat, day, horizon, worker, order
+
+
+def callback_demand(cal: Calendar, patients: pl.DataFrame, purchases: pl.DataFrame, n_offices: int) -> np.ndarray:
+    """Per office: the calls a day over the range's last four weeks (or all of it when shorter), as
+    ``callback_calls`` makes them when staffed by demand: the cadence calls falling due (1, 3, 6, 10, 15,
+    then every 5 days after each purchase, until the next one or 15 days past the supply's end), on the
+    day itself (weekends included), and the calls again for those not answered (1 / ANSWERED attempts a
+    call). Weekends and holidays carry their own due calls, so this is the load of every day, Monday too."""
+    pat, day, horizon, _, _ = _cadence_calls(purchases)
     count = np.searchsorted(CADENCE, horizon, side="right")
     src = np.repeat(np.arange(len(pat)), count)
     j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
-    due_day = cal.shift_to_workday(day[src] + CADENCE[j])
+    due_day = day[src] + CADENCE[j]
     window = min(28, cal.days)
     recent = (due_day >= cal.days - window) & (due_day < cal.days)
     office = patients["_office"].to_numpy()[pat[src][recent]]
-    workdays = max(1, int(cal.workday[-window:].sum()))
-    return np.bincount(office, minlength=n_offices) / workdays / ANSWERED
+    return np.bincount(office, minlength=n_offices) / window / ANSWERED
+
+
+def _attempts(
+    r: np.random.Generator, cal: Calendar, worker: np.ndarray, day: np.ndarray, patient: np.ndarray, days: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The due calls with their outcomes drawn: one not answered is tried again later that day, and when
+    still not answered it is due again the next day (up to ``days`` days). Returns ``(worker, day,
+    patient, first, second)`` per day a call is tried: the outcomes of the first try and of the second
+    (-1 when the first was answered)."""
+    parts = []
+    for _ in range(days):
+        first = draw(r, [ANSWERED, 0.2, 0.02, 0.06], len(day))
+        second = np.where(first == COMPLETED, -1, draw(r, [ANSWERED, 0.2, 0.02, 0.06], len(day)))
+        parts.append((worker, day, patient, first, second))
+        again = (first != COMPLETED) & (second != COMPLETED) & (day + 1 < cal.days)
+        worker, day, patient = worker[again], day[again] + 1, patient[again]
+    return tuple(np.concatenate(c) for c in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def callback_calls(
-    seed: int, cal: Calendar, staff: pl.DataFrame, patients: pl.DataFrame, purchases: pl.DataFrame
+    seed: int,
+    cal: Calendar,
+    staff: pl.DataFrame,
+    patients: pl.DataFrame,
+    purchases: pl.DataFrame,
+    by_demand: bool = False,
 ) -> Visits:
     """About 40 calls per callback staff member and working day to their own patients, following the
-    cadence after purchases (1, 3, 6, 10, 15, then every 5 days); otherwise other own patients."""
+    cadence after purchases (1, 3, 6, 10, 15, then every 5 days); otherwise other own patients.
+
+    ``by_demand`` (the scales staffed for their callback demand, ``population.staff_callbacks_by_demand``):
+    every due call is planned (no thinning), on its very day (weekends and holidays too, due calls only,
+    as the pipeline's weekend lists), and a call not answered is made again the next day (up to 3 tries),
+    so the pipeline's lists show the calls falling due rather than a backlog."""
     r = rng(seed, "callbacks")
     role = staff["role"].to_numpy()
     workers = np.flatnonzero((role == "callback") & staff["active"].to_numpy())
-    w_all, wd, quota = _worker_days(r, cal, workers, staff["_day"].to_numpy(), 34, 46, 2.5)
+    joined = staff["_day"].to_numpy()
+    w_all, wd, quota = _worker_days(r, cal, workers, joined, 34, 46, 2.5)
     if len(w_all) == 0:
         return Visits.empty()
     callback = patients["_callback"].to_numpy()
 
     # Due calls: cadence days after each purchase until the next purchase or 15 days past expiry.
-    pat, day, supply = (purchases[c].to_numpy() for c in ("_patient", "_day", "_supply"))
-    order = sort_order(pat, day)
-    pat, day, supply = pat[order], day[order], supply[order]
-    same_next = np.r_[pat[1:] == pat[:-1], False]
-    nxt = np.where(same_next, np.r_[day[1:], 0], np.iinfo(np.int32).max)
-    horizon = np.minimum(nxt - 1, day + supply + 15) - day
-    worker = callback[pat]
+    pat, day, horizon, worker, _ = _cadence_calls(purchases, callback)
     count = np.where(worker >= 0, np.searchsorted(CADENCE, horizon, side="right"), 0)
-    # Thin the purchases of overloaded staff so the candidates stay near 1.5 times the capacity.
-    capacity = np.bincount(w_all, weights=quota, minlength=staff.height)
-    demand = np.bincount(np.maximum(worker, 0), weights=count, minlength=staff.height)
-    keep_p = np.minimum(1.0, 1.5 * capacity / np.maximum(demand, 1))
-    count = np.where(r.random(len(count)) < keep_p[np.maximum(worker, 0)], count, 0)
-    src = np.repeat(np.arange(len(pat)), count)
-    j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
-    due_day = cal.shift_to_workday(day[src] + CADENCE[j])
-    inside = due_day < cal.days
+    fill = None
+    if by_demand:
+        src = np.repeat(np.arange(len(pat)), count)
+        j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
+        due_day = day[src] + CADENCE[j]
+        inside = due_day < cal.days
+        a_w, a_d, a_p, a_o, a_o2 = _attempts(r, cal, worker[src][inside], due_day[inside], pat[src][inside])
+        # Weekends and holidays: each nurse on duty for the calls due that day only.
+        off = np.flatnonzero(~cal.workday)
+        ow, od = np.repeat(workers, len(off)), np.tile(off, len(workers))
+        on = od >= joined[ow]
+        fill = np.r_[np.ones(len(w_all), dtype=bool), np.zeros(int(on.sum()), dtype=bool)]
+        w_all, wd = np.r_[w_all, ow[on]], np.r_[wd, od[on]]
+        quota = np.r_[quota, np.full(int(on.sum()), 40, dtype=np.int64)]
+        due_w, due_d, due_p = a_w, a_d, a_p
+    else:
+        # Thin the purchases of overloaded staff so the candidates stay near 1.5 times the capacity.
+        capacity = np.bincount(w_all, weights=quota, minlength=staff.height)
+        demand = np.bincount(np.maximum(worker, 0), weights=count, minlength=staff.height)
+        keep_p = np.minimum(1.0, 1.5 * capacity / np.maximum(demand, 1))
+        count = np.where(r.random(len(count)) < keep_p[np.maximum(worker, 0)], count, 0)
+        src = np.repeat(np.arange(len(pat)), count)
+        j = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
+        due_day = cal.shift_to_workday(day[src] + CADENCE[j])
+        inside = due_day < cal.days
+        due_w, due_d, due_p = worker[src][inside], due_day[inside], pat[src][inside]
 
     has = callback >= 0
     w, d, p = _daily_quota(
@@ -321,17 +375,38 @@ def callback_calls(
         w_all,
         wd,
         quota,
-        worker[src][inside],
-        due_day[inside],
-        pat[src][inside],
+        due_w,
+        due_d,
+        due_p,
         callback[has],
         patients["_day"].to_numpy()[has],
         np.flatnonzero(has),
+        fill,
     )
     n = len(d)
     seconds = seconds_of_day(r, n, [(0.6, 18, 21), (0.25, 9, 11.75), (0.15, 14, 17.5)])
     channel = np.where(r.random(n) < 0.03, SMS, CALL)
     outcome = np.where(channel == SMS, COMPLETED, draw(r, [ANSWERED, 0.2, 0.02, 0.06], n))
+    if by_demand:
+        # A due call's outcomes as drawn for its day (a day's tries where it is due twice, one answered
+        # first); the due calls go by phone, and one not answered at first is called again that evening.
+        span, n_pat = np.int64(cal.days + 1), np.int64(patients.height)
+        a_key = (a_w.astype(np.int64) * span + a_d) * n_pat + a_p
+        a_order = np.lexsort((a_o2, a_o, a_key))  # answered (0) first within a key
+        a_key, a_o, a_o2 = a_key[a_order], a_o[a_order], a_o2[a_order]
+        first = np.r_[True, a_key[1:] != a_key[:-1]]
+        a_key, a_o, a_o2 = a_key[first], a_o[first], a_o2[first]
+        key = (w.astype(np.int64) * span + d) * n_pat + p
+        pos = np.minimum(np.searchsorted(a_key, key), max(len(a_key) - 1, 0))
+        hit = (a_key[pos] == key) if len(a_key) else np.zeros(n, dtype=bool)
+        channel = np.where(hit, CALL, channel)
+        outcome = np.where(hit, a_o[pos], outcome)
+        again = np.flatnonzero(hit & (a_o2[pos] >= 0))
+        later = np.minimum(np.maximum(seconds[again], 14 * 3600) + 3600 + r.integers(0, 3 * 3600, len(again)), 86_399)
+        w, p, d = np.r_[w, w[again]], np.r_[p, p[again]], np.r_[d, d[again]]
+        seconds, channel = np.r_[seconds, later], np.r_[channel, np.full(len(again), CALL)]
+        outcome = np.r_[outcome, a_o2[pos][again]]
+        n = len(d)
     commit = (outcome == COMPLETED) & (channel == CALL) & (r.random(n) < 0.05)
     offset = 1 + len(vocab.COMMITMENTS)
     commitment = np.where(commit, offset + r.integers(0, len(vocab.PATIENT_COMMITMENTS), n), 0)

@@ -200,7 +200,11 @@ def test_callback_staff_make_about_forty_calls_per_working_day(feeds):
     calls = feeds["visits"].filter(pl.col("staff_id").is_in(callers["staff_id"].implode()))
     assert (calls["target_type"] == "patient").all()
     assert set(calls["channel"]) <= {"phone", "sms"}
-    assert 30 <= calls.height / (callers.height * len(_workdays())) <= 45
+    # About 40 patients called a working day (a call not answered at first is tried again that evening,
+    # and the calls falling due on weekends are made on the day; see test_staffing).
+    workday = calls.filter(pl.col("visit_at").str.slice(0, 10).is_in(_workdays()))
+    called = workday.select("staff_id", pl.col("visit_at").str.slice(0, 10), "target_id").unique().height
+    assert 30 <= called / (callers.height * len(_workdays())) <= 45
     evening = calls["visit_at"].str.slice(11, 2).cast(pl.Int64) >= 18
     assert evening.mean() > 0.4
     own = calls.join(feeds["patients"], left_on="target_id", right_on="patient_id")
