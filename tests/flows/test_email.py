@@ -140,6 +140,7 @@ def test_an_outbox_that_cannot_be_written_fails_the_run_and_the_rerun_delivers_e
     assert table(settings, "runs", order_by="id")["status"].to_list() == ["failed", "failed", "succeeded", "succeeded"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the calendar check uses no database
 def test_a_run_whose_horizon_reaches_an_unknown_year_opens_the_ops_email_with_it(inbox, monkeypatch, tmp_path):
     from flows.nightly import nightly as flow
     from keqing.settings import get_settings
