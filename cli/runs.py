@@ -12,13 +12,7 @@ from typing import Annotated
 
 import typer
 
-from keqing.clock import SHANGHAI
-
-
-def _shanghai(utc: dt.datetime | None) -> str:
-    if utc is None:
-        return "-"
-    return utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+from keqing.clock import shanghai_wall
 
 
 def _duration(run: Mapping, now: dt.datetime) -> str:
@@ -61,8 +55,9 @@ def format_runs(runs: Sequence[Mapping], now: dt.datetime) -> str:
     lines = []
     for run in runs:
         where = f"{run['host']} pid {run['pid']}" if run.get("host") else "host unknown"
+        started = shanghai_wall(run["started_at"], "%Y-%m-%d %H:%M:%S", missing="-")
         lines.append(
-            f"#{run['id']:<5} {run['run_date'].isoformat()}  {run['status']:<9}  started {_shanghai(run['started_at'])}"
+            f"#{run['id']:<5} {run['run_date'].isoformat()}  {run['status']:<9}  started {started}"
             f"  {_duration(run, now):>14}  {where}"
         )
         summary = run.get("summary") or {}

@@ -39,6 +39,13 @@ def frozen(at: dt.datetime) -> Iterator[None]:
         _fixed = previous
 
 
+def shanghai_wall(stored: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M", missing: str = "") -> str:
+    """A time the database stores as naive UTC, as Shanghai wall time (``missing`` for none)."""
+    if stored is None:
+        return missing
+    return stored.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime(fmt)
+
+
 def shanghai_today(at: dt.datetime | None = None) -> dt.date:
     """The Shanghai calendar date at ``at`` (default: now)."""
     at = at or now()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from keqing.clock import SHANGHAI
+from keqing.clock import shanghai_wall
 from keqing.rules import Rules
 from reports.views import (
     BrokenBatch,
@@ -169,7 +169,7 @@ def run_health(summary: Mapping, crashed_runs: Sequence[Mapping]) -> dict:
         CrashedRun(
             run_id=r["run_id"],
             run_date=r["run_date"],
-            started=_shanghai(r.get("started_at")),
+            started=shanghai_wall(r.get("started_at")),
             host=r.get("host"),
             pid=r.get("pid"),
         )
@@ -180,10 +180,3 @@ def run_health(summary: Mapping, crashed_runs: Sequence[Mapping]) -> dict:
         "calendar_rules_key": calendar.get("rules_key") or "calendar.holidays",
         "crashed_runs": crashed,
     }
-
-
-def _shanghai(utc: dt.datetime | None) -> str:
-    """A naive UTC time of the database as Shanghai wall time."""
-    if utc is None:
-        return ""
-    return utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
