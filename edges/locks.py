@@ -17,6 +17,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+# One ingest at a time across run dates; the supply stage takes it too while it brings the kept
+# coverage up to date (tasks.supply.sync_coverage), so no purchase is loaded in between.
+INGEST_LOCK = "ingest"
+INGEST_LOCK_WAIT_SECONDS = 30 * 60  # a run for another date waits this long for it
+
 
 class LockBusy(RuntimeError):
     """Someone else holds the lock."""

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from edges import failpoints
-from edges.locks import LockBusy, held
+from edges.locks import INGEST_LOCK, INGEST_LOCK_WAIT_SECONDS, LockBusy, held
 from flows.email import add_delivery, deliver, ops_email, render
 from flows.grading import grading
 from flows.ingest import ingest
@@ -34,9 +34,6 @@ from tasks.runs import (
     start_run,
     sweep_crashed_runs,
 )
-
-# Ingest is not per date: a run for another date waits this long for the ingest lock.
-INGEST_LOCK_WAIT_SECONDS = 30 * 60
 
 
 class RunInProgress(RuntimeError):
@@ -117,7 +114,7 @@ def nightly(run_date: dt.date | None = None, resend: bool = False, send: bool = 
             summary["calendar"] = calendar_check(rules, run_date)
             with (
                 stage(summary, "ingest", save),
-                held(settings.database_url, "ingest", wait_seconds=INGEST_LOCK_WAIT_SECONDS),
+                held(settings.database_url, INGEST_LOCK, wait_seconds=INGEST_LOCK_WAIT_SECONDS),
             ):
                 summary["ingest"] = ingest(settings, rules, run_date)
             # Loyalty before grading: the visit plan lists reorders and rewards (contract section 5).

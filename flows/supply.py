@@ -9,13 +9,14 @@ from prefect import flow
 
 from keqing.rules import Rules
 from keqing.settings import Settings
-from tasks.supply import compute_supply, read_supply_inputs, write_supply
+from tasks.supply import compute_supply, read_supply_inputs, sync_coverage, write_supply
 
 
 @flow(name="supply")
 def supply(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     """From the purchases, calls and consults dated up to run_date - 1, write the lists for run_date."""
+    kept = sync_coverage(settings)
     inputs = read_supply_inputs(settings, rules, run_date)
     results = compute_supply(inputs, rules, run_date)
     written = write_supply(settings, results, run_date)
-    return {**results.summary(), "rows_written": written}
+    return {**results.summary(), "rows_written": written, "coverage": kept}

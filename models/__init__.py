@@ -15,6 +15,9 @@ from models.supply import (
     HomeVisitPatient,
     HomeVisitPlan,
     PatientSupply,
+    SupplyCoverage,
+    SupplyCoverageChange,
+    SupplyCoverageProduct,
 )
 
 __all__ = [
@@ -43,5 +46,8 @@ __all__ = [
     "ReorderReminder",
     "RepAttainment",
     "Run",
+    "SupplyCoverage",
+    "SupplyCoverageChange",
+    "SupplyCoverageProduct",
     "VisitTarget",
 ]

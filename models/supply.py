@@ -6,6 +6,9 @@ joined at render time. Units: days, boxes, shares 0..1. ``run_date`` is the run 
 - ``patient_supply``: a snapshot per patient and product, replaced by every run.
 - ``expiry_list``: the expiry list (到期名单) of a month as the latest run that computed it saw it
   (a run writes its month and the next one).
+- ``supply_coverage`` with ``supply_coverage_changes`` and ``supply_coverage_products``: the coverage
+  of every loaded purchase, kept between runs and brought up to date for the patients whose
+  purchases changed (keqing/supply/state.py).
 - ``expiry_targets``, ``callback_list``, ``callback_load``, ``home_visit_plan``, ``home_visit_patients``:
   per run_date, replaced when that run_date is run again.
 """
@@ -155,6 +158,52 @@ class CallbackLoad(Base):
     backlog_days: Mapped[int] = mapped_column(Integer)  # working days to clear the waiting calls at capacity
 
     __table_args__ = (Index("ix_callback_load_run_date_office", "run_date", "office_code"),)
+
+
+class SupplyCoverage(Base):
+    """The coverage of every loaded purchase (keqing.supply.supply.coverage over all of them).
+
+    One row per patient, product and purchase day. A purchase's covered days depend only on the
+    purchases dated on or before it, so every run date reads its coverage from this one table
+    (keqing/supply/state.py): no copy per run date. ``next_purchase_date`` is the group's next
+    purchase day among all loaded purchases (null on its last row).
+    """
+
+    __tablename__ = "supply_coverage"
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    product_code: Mapped[str] = mapped_column(Id, primary_key=True)
+    purchase_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    boxes: Mapped[int] = mapped_column(Integer)  # boxes bought that day
+    days: Mapped[int] = mapped_column(Integer)  # days of supply bought that day
+    start_date: Mapped[dt.date] = mapped_column(Date)  # first day covered by that day's purchase
+    expiry_date: Mapped[dt.date] = mapped_column(Date)  # last day covered
+    next_purchase_date: Mapped[dt.date | None] = mapped_column(Date)
+    first_purchase_date: Mapped[dt.date] = mapped_column(Date)  # the group's first purchase day
+
+
+class SupplyCoverageChange(Base):
+    """A patient whose purchases changed since ``supply_coverage`` was brought up to date.
+
+    Written by database triggers on ``purchases`` (migration 0013), whoever writes: ingest, a
+    release from quarantine, an operator's correction in SQL. The supply stage recomputes these
+    patients' coverage and removes their rows here in the same transaction.
+    """
+
+    __tablename__ = "supply_coverage_changes"
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+
+
+class SupplyCoverageProduct(Base):
+    """The product master data ``supply_coverage`` was computed with (days of supply per box).
+
+    When the products table differs (a product added, removed or with other units), the coverage is
+    computed again from every purchase. Empty: never computed (a new or upgraded database).
+    """
+
+    __tablename__ = "supply_coverage_products"
+    product_code: Mapped[str] = mapped_column(Id, primary_key=True)
+    units_per_box: Mapped[float] = mapped_column(Float)
+    daily_units: Mapped[float] = mapped_column(Float)
 
 
 SUPPLY_MODELS = (

@@ -1,8 +1,8 @@
 """Supply stage: read the feeds it needs, compute with ``keqing.supply``, write the result tables.
 
-Three tasks for the whole stage (never one per patient or staff member): one read, one compute,
-one write. The write replaces the run_date's rows in one transaction, so a rerun or a retry of the
-same run_date leaves exactly one copy of its lists.
+Four tasks for the whole stage (never one per patient or staff member): bring the kept coverage up
+to date, one read, one compute, one write. The write replaces the run_date's rows in one
+transaction, so a rerun or a retry of the same run_date leaves exactly one copy of its lists.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from edges.db import get_engine, insert_frame, is_postgres, read_frame, read_table
+from edges.locks import INGEST_LOCK, INGEST_LOCK_WAIT_SECONDS, held
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.settings import Settings
+from keqing.supply import state
 from keqing.supply.callbacks import CALL_CHANNELS, consult_lookback_days
 from keqing.supply.expiry import list_months
-from keqing.supply.pipeline import SupplyInputs, SupplyResults, build
+from keqing.supply.pipeline import SupplyInputs, SupplyResults, build, keep_since_for
+from keqing.supply.supply import PURCHASES_SCHEMA, coverage
 from models import (
     CallbackEntry,
     CallbackLoad,
@@ -28,9 +31,69 @@ from models import (
     HomeVisitPatient,
     HomeVisitPlan,
     PatientSupply,
+    SupplyCoverage,
+    SupplyCoverageChange,
+    SupplyCoverageProduct,
 )
 from models.feeds import Consult, Patient, Product, Purchase, Staff, Visit
 from tasks import IO_RETRIES, keqing_task, run_logger
+
+
+@keqing_task(**IO_RETRIES)
+def sync_coverage(settings: Settings) -> dict[str, int | bool]:
+    """Bring ``supply_coverage`` up to date with the purchases (keqing/supply/state.py).
+
+    The patients named in ``supply_coverage_changes`` get their coverage computed again from all
+    their purchases; when the products differ from those it was computed with, every patient does.
+    Under the ingest lock, so no purchase is loaded between the read and the write; the write is one
+    transaction, so a crash or a retry leaves the table and the change list as they were.
+    """
+    engine = get_engine(settings.database_url)
+    kept, changes, basis_table = (m.__table__ for m in (SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct))
+    p, pr = Purchase.__table__, Product.__table__
+    with held(settings.database_url, INGEST_LOCK, wait_seconds=INGEST_LOCK_WAIT_SECONDS):
+        products = read_table(engine, sa.select(*(pr.c[c] for c in state.PRODUCT_COLUMNS)))
+        basis = read_table(engine, sa.select(basis_table))
+        rebuild = state.products_changed(products, basis)
+        changed = read_table(engine, sa.select(changes.c.patient_id))["patient_id"]
+        bought = sa.select(*(p.c[c] for c in PURCHASES_SCHEMA))
+        if not rebuild:
+            bought = bought.where(p.c.patient_id.in_(sa.select(changes.c.patient_id)))
+        purchases = read_table(engine, bought)
+        if not rebuild:  # exactly the patients read first, should one have been named in between
+            purchases = purchases.filter(pl.col("patient_id").is_in(changed.implode()))
+        rows = state.stored_rows(coverage(purchases, products, dt.date.max))
+        with engine.begin() as conn:
+            if rebuild:
+                for table in (kept, changes, basis_table):
+                    # TRUNCATE (transactional in PostgreSQL) rather than deleting millions of rows one by one.
+                    conn.exec_driver_sql(f"TRUNCATE {table.name}" if is_postgres(conn) else f"DELETE FROM {table.name}")
+                insert_frame(conn, basis_table, products.select(state.PRODUCT_COLUMNS))
+            else:
+                # Only the patients read above: one named since (by an operator's SQL) stays for next time.
+                for part in _chunks(changed.to_list()):
+                    conn.execute(sa.delete(kept).where(kept.c.patient_id.in_(part)))
+                    conn.execute(sa.delete(changes).where(changes.c.patient_id.in_(part)))
+            written = insert_frame(conn, kept, rows)
+    result: dict[str, int | bool] = {
+        "rebuilt": rebuild,
+        "patients": changed.len(),
+        "purchases": purchases.height,
+        "rows": written,
+    }
+    run_logger().info(
+        "coverage %s: %d patient(s) with changed purchases, %d purchase(s) read, %d coverage row(s) written",
+        "computed again from every purchase" if rebuild else "brought up to date",
+        changed.len(),
+        purchases.height,
+        written,
+    )
+    return result
+
+
+def _chunks(ids: list[str], size: int = 10_000) -> list[list[str]]:
+    """``ids`` in lists short enough for one statement's parameters (SQLite allows 32,766)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 @keqing_task(**IO_RETRIES)
@@ -40,8 +103,9 @@ def read_supply_inputs(settings: Settings, rules: Rules, run_date: dt.date) -> S
     # while no pysqlite connection of this process is open, see edges.db._adbc_usable).
     inputs = _read_inputs(get_engine(settings.database_url), rules, run_date)
     run_logger().info(
-        "supply inputs: %d purchases (%d at free clinics), %d patients, %d products, %d patients called, %d consults",
-        inputs.purchases.height,
+        "supply inputs: %d coverage rows (%d purchases at free clinics), %d patients, %d products, "
+        "%d patients called, %d consults",
+        inputs.coverage.rows.height,
         inputs.event_purchases.height,
         inputs.patients.height,
         inputs.products.height,
@@ -55,6 +119,16 @@ def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> 
     cutoff = cutoff_for(run_date)
     day_start = dt.datetime.combine(run_date, dt.time())  # datetimes before this are dated <= cutoff
     p, pr, pt, s, v, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Visit, Consult))
+    sc = SupplyCoverage.__table__
+    # The kept coverage as it stood on the cutoff (keqing.supply.state.at_cutoff, here in SQL).
+    kept = sa.select(*(sc.c[name] for name in state.STORED_COLUMNS)).where(
+        sc.c.purchase_date <= cutoff,
+        sa.or_(
+            sc.c.expiry_date >= keep_since_for(run_date, rules),
+            sc.c.next_purchase_date.is_(None),
+            sc.c.next_purchase_date > cutoff,
+        ),
+    )
     bought = [p.c.patient_id, p.c.product_code, p.c.boxes, p.c.purchase_date]
     # contact_history in one aggregate: grouped by patient alone, which PostgreSQL runs in parallel
     # (8.5 s for grouping by patient, channel and outcome at `large`, 4.6 s this way).
@@ -70,7 +144,8 @@ def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> 
     )
     contact_times = {"patient_id": pl.String, "last_completed": pl.Datetime("us"), "last_attempt": pl.Datetime("us")}
     return SupplyInputs(
-        purchases=read_table(bind, sa.select(*bought).where(p.c.purchase_date <= cutoff)),
+        purchases=pl.DataFrame(schema=PURCHASES_SCHEMA),
+        coverage=state.coverage_of_stored(state.at_cutoff(read_table(bind, kept), cutoff)),
         event_purchases=read_table(
             bind,
             sa.select(*bought, p.c.event_id).where(p.c.purchase_date <= cutoff, p.c.event_id.is_not(None)),

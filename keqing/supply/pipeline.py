@@ -17,7 +17,7 @@ from keqing.supply.expiry import expiry_list, expiry_targets
 from keqing.supply.frames import injective_seed
 from keqing.supply.home_visits import home_visit_plan
 from keqing.supply.load import callback_load
-from keqing.supply.supply import coverage, supply_state
+from keqing.supply.supply import Coverage, coverage, supply_state
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class SupplyInputs:
     staff: pl.DataFrame  # staff_id, role, office_code, active
     contacts: pl.DataFrame  # patient_id, last_completed, last_attempt: calls up to the cutoff (contact_history)
     consults: pl.DataFrame  # consult_id, received_at, came_in, purchased, office_code, staff_id
+    # The coverage read from the database (keqing/supply/state.py) instead of computed from
+    # ``purchases``, which may then be empty: trimmed with ``keep_since_for`` as ``build`` trims it.
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,19 @@ class SupplyResults:
         }
 
 
+def keep_since_for(run_date: dt.date, rules: Rules) -> dt.date:
+    """The first day a coverage row must still cover to matter on ``run_date``: the adherence
+    window's first day or the first day of the month's expiry list, the earlier."""
+    window_start = cutoff_for(run_date) - dt.timedelta(days=rules.adherence.window_days - 1)
+    return min(window_start, month_start(run_date))
+
+
 def build(inputs: SupplyInputs, run_date: dt.date, rules: Rules) -> SupplyResults:
     """Everything the stage produces for ``run_date`` from records dated up to the day before."""
     cutoff = cutoff_for(run_date)
-    # Only rows covering a day of the adherence window or of the expiry lists' months matter here.
-    window_start = cutoff - dt.timedelta(days=rules.adherence.window_days - 1)
-    cov = coverage(inputs.purchases, inputs.products, cutoff, keep_since=min(window_start, month_start(run_date)))
+    cov = inputs.coverage
+    if cov is None:
+        cov = coverage(inputs.purchases, inputs.products, cutoff, keep_since=keep_since_for(run_date, rules))
     state = supply_state(cov, run_date, rules).join(adherence(cov, cutoff, rules), on="gid", how="left")
     consults = consult_calls(inputs.consults, run_date, rules)
     seed = injective_seed(inputs.patients["patient_id"])  # u64 keys for patient ids, checked collision-free

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from edges.db import frame_schema, get_engine, read_frame
 from keqing.clock import cutoff_for
 from keqing.rules import Rules, rules_from_mapping
+from keqing.supply import state
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
-from models import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, PatientSupply
+from keqing.supply.pipeline import keep_since_for
+from models import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, PatientSupply, SupplyCoverage
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
-from tasks.supply import compute_supply, read_supply_inputs, write_supply
+from tasks.supply import compute_supply, read_supply_inputs, sync_coverage, write_supply
 
 RUN = dt.date(2026, 11, 17)  # a Tuesday: cutoff 2026-11-16
 
@@ -74,10 +76,18 @@ def _seed(settings) -> None:
             conn.execute(sa.insert(model.__table__), [{**lineage, **r} for r in records])
 
 
+def _read(settings, rules: Rules, run_date: dt.date):
+    """The stage's reads as the flow makes them: the kept coverage brought up to date first."""
+    sync_coverage.fn(settings)
+    return read_supply_inputs.fn(settings, rules, run_date)
+
+
 def test_read_keeps_only_records_dated_up_to_the_cutoff(settings):
     _seed(settings)
-    inputs = read_supply_inputs.fn(settings, Rules(), RUN)
-    assert sorted(inputs.purchases["purchase_date"].to_list()) == [
+    inputs = _read(settings, Rules(), RUN)
+    assert inputs.coverage is not None
+    # U2 and U3 of 11-16 and U1 of 10-01 (U4 is dated on the run date); U1 and U2 are one group.
+    assert sorted(inputs.coverage.rows["purchase_date"].to_list()) == [
         dt.date(2026, 10, 1),
         dt.date(2026, 11, 16),
         dt.date(2026, 11, 16),
@@ -107,10 +117,10 @@ def test_consults_are_read_as_far_back_as_the_consult_rule_reaches(settings):
             ],
         )  # fmt: skip
     # Default: answered within 3 days, windows stretched at most 31 days: 34 days back from 17 November.
-    assert read_supply_inputs.fn(settings, Rules(), RUN).consults["consult_id"].to_list() == ["C1"]
+    assert _read(settings, Rules(), RUN).consults["consult_id"].to_list() == ["C1"]
     # Within 60 days: 91 days back, so the consult of 29 August (80 days) is still read.
     wide = rules_from_mapping({"callbacks": {"consult_within_days": 60}})
-    assert sorted(read_supply_inputs.fn(settings, wide, RUN).consults["consult_id"].to_list()) == [
+    assert sorted(_read(settings, wide, RUN).consults["consult_id"].to_list()) == [
         "C1",
         "OLD40",
         "OLD80",
@@ -121,7 +131,7 @@ def test_the_contacts_query_equals_contact_history_over_the_visit_rows(settings)
     _seed(settings)
     visits = _table(settings, Visit, ["visit_id"]).select(list(VISITS_SCHEMA))
     expected = contact_history(visits, cutoff_for(RUN)).sort("patient_id")
-    assert read_supply_inputs.fn(settings, Rules(), RUN).contacts.sort("patient_id").equals(expected)
+    assert _read(settings, Rules(), RUN).contacts.sort("patient_id").equals(expected)
     assert expected.schema == pl.Schema(CONTACTS_SCHEMA)
 
 
@@ -135,7 +145,7 @@ def _table(settings, model, order_by: list[str]) -> pl.DataFrame:
 def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
     _seed(settings)
     for _ in range(2):
-        results = compute_supply.fn(read_supply_inputs.fn(settings, Rules(), RUN), Rules(), RUN)
+        results = compute_supply.fn(_read(settings, Rules(), RUN), Rules(), RUN)
         written = write_supply.fn(settings, results, RUN)
     assert written == {
         "patient_supply": 2,
@@ -181,7 +191,7 @@ def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
 def test_a_nurse_over_capacity_has_her_waiting_calls_counted(settings):
     _seed(settings)
     tight = rules_from_mapping({"callbacks": {"max_calls_per_day": 1}})
-    results = compute_supply.fn(read_supply_inputs.fn(settings, tight, RUN), tight, RUN)
+    results = compute_supply.fn(_read(settings, tight, RUN), tight, RUN)
     write_supply.fn(settings, results, RUN)
     # S1 has the consult (due 19 Nov, listed) and P1's cadence call (due today, waits): one waiting since RUN.
     load = _table(settings, CallbackLoad, ["staff_id"])
@@ -195,9 +205,7 @@ def test_a_nurse_over_capacity_has_her_waiting_calls_counted(settings):
 def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings):
     _seed(settings)
     for run_date in (RUN, RUN + dt.timedelta(days=1)):
-        write_supply.fn(
-            settings, compute_supply.fn(read_supply_inputs.fn(settings, Rules(), run_date), Rules(), run_date), run_date
-        )
+        write_supply.fn(settings, compute_supply.fn(_read(settings, Rules(), run_date), Rules(), run_date), run_date)
     calls = _table(settings, CallbackEntry, ["run_date", "staff_id", "position"])
     # 11-18 (cutoff 11-17): P1's call completed on 11-17 at 08:00 now counts, so P1 is done; P2's 5 boxes
     # bought on 11-17 restart its cadence (due 11-18); C2 (11-17) arrives. S1 has P1 and C1, so C2 goes to S2.
@@ -214,3 +222,39 @@ def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings
         (RUN + dt.timedelta(days=1), "P1", dt.date(2027, 3, 29)),
         (RUN + dt.timedelta(days=1), "P2", dt.date(2027, 5, 14)),  # 11-16 + 30 days, then 150 more
     ]
+
+
+def test_the_kept_coverage_is_read_at_the_cutoff_with_the_rows_that_matter(settings):
+    """The SQL read equals keqing.supply.state.at_cutoff over the whole table, at its boundaries."""
+    _seed(settings)
+    more = [  # PR30: one box covers 30 days. Run 11-17: cutoff 11-16, keep_since 05-21 (180-day window)
+        ("U5", "P1", "2026-04-22"),  # 04-22 .. 05-21: covers keep_since itself, kept
+        ("U6", "P2", "2026-03-22"),  # 03-22 .. 04-20: ran out before keep_since, next purchase U7: dropped
+        ("U7", "P2", "2026-04-21"),  # 04-21 .. 05-20: the same, next purchase U3 on the cutoff: dropped
+        ("U8", "P3", "2026-01-01"),  # 01-01 .. 01-30, next purchase U9 after the cutoff: the last row, kept
+        ("U9", "P3", "2026-11-17"),
+    ]
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(Purchase.__table__),
+            [
+                {"purchase_id": u, "patient_id": p, "product_code": "PR30", "boxes": 1,
+                 "purchase_date": dt.date.fromisoformat(day), "source_file_id": 0, "source_line": 0}
+                for u, p, day in more
+            ],
+        )  # fmt: skip
+    read = _read(settings, Rules(), RUN).coverage.frame().sort("patient_id", "purchase_date")
+    assert read.select("patient_id", "purchase_date", "next_purchase_date", "is_last").rows() == [
+        ("P1", dt.date(2026, 4, 22), dt.date(2026, 10, 1), False),
+        ("P1", dt.date(2026, 10, 1), dt.date(2026, 11, 16), False),
+        ("P1", dt.date(2026, 11, 16), None, True),
+        ("P2", dt.date(2026, 11, 16), None, True),
+        ("P3", dt.date(2026, 1, 1), None, True),
+    ]
+    stored = _table(settings, SupplyCoverage, list(state.STORED_COLUMNS[:3]))
+    for run_date in (RUN, dt.date(2026, 4, 22), dt.date(2026, 11, 18), dt.date(2027, 1, 5)):
+        expected = state.coverage_of_stored(
+            state.at_cutoff(stored, cutoff_for(run_date), keep_since_for(run_date, Rules()))
+        ).frame()
+        got = read_supply_inputs.fn(settings, Rules(), run_date).coverage.frame()
+        assert got.sort(got.columns).equals(expected.sort(expected.columns)), run_date
