@@ -62,16 +62,23 @@ _PG_TRIGGERS = (
     "CREATE TRIGGER purchases_truncated AFTER TRUNCATE ON purchases "
     "FOR EACH STATEMENT EXECUTE FUNCTION keqing_purchases_truncated()",
 )
-# SQLite has row-level triggers only.
+
+
+# SQLite has row-level triggers only. Not "INSERT OR IGNORE": inside a trigger the outer statement's
+# conflict policy wins, and ingest's upsert would then fail on a patient named twice.
+def _sqlite_mark(patient: str) -> str:
+    return (
+        f"INSERT INTO supply_coverage_changes (patient_id) SELECT {patient} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM supply_coverage_changes WHERE patient_id = {patient});"
+    )
+
+
 _SQLITE_TRIGGERS = (
-    "CREATE TRIGGER purchases_inserted AFTER INSERT ON purchases BEGIN "
-    "INSERT OR IGNORE INTO supply_coverage_changes (patient_id) VALUES (NEW.patient_id); END",
+    f"CREATE TRIGGER purchases_inserted AFTER INSERT ON purchases BEGIN {_sqlite_mark('NEW.patient_id')} END",
     "CREATE TRIGGER purchases_updated AFTER UPDATE ON purchases WHEN "
     + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _COVERAGE_COLUMNS)
-    + " BEGIN INSERT OR IGNORE INTO supply_coverage_changes (patient_id)"
-    " VALUES (OLD.patient_id), (NEW.patient_id); END",
-    "CREATE TRIGGER purchases_deleted AFTER DELETE ON purchases BEGIN "
-    "INSERT OR IGNORE INTO supply_coverage_changes (patient_id) VALUES (OLD.patient_id); END",
+    + f" BEGIN {_sqlite_mark('OLD.patient_id')} {_sqlite_mark('NEW.patient_id')} END",
+    f"CREATE TRIGGER purchases_deleted AFTER DELETE ON purchases BEGIN {_sqlite_mark('OLD.patient_id')} END",
 )
 
 
