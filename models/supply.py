@@ -9,6 +9,8 @@ joined at render time. Units: days, boxes, shares 0..1. ``run_date`` is the run 
 - ``supply_coverage`` with ``supply_coverage_changes`` and ``supply_coverage_products``: the coverage
   of every loaded purchase, kept between runs and brought up to date for the patients whose
   purchases changed (keqing/supply/state.py).
+- ``supply_contacts`` with ``supply_contact_changes``: each patient's last call and last completed
+  call, kept between runs and brought up to date for the patients whose calls changed.
 - ``expiry_targets``, ``callback_list``, ``callback_load``, ``home_visit_plan``, ``home_visit_patients``:
   per run_date, replaced when that run_date is run again.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -204,6 +206,32 @@ class SupplyCoverageProduct(Base):
     product_code: Mapped[str] = mapped_column(Id, primary_key=True)
     units_per_box: Mapped[float] = mapped_column(Float)
     daily_units: Mapped[float] = mapped_column(Float)
+
+
+class SupplyContact(Base):
+    """Per patient: the last call (phone or home visit) and the last completed one, over every loaded visit.
+
+    The maxima of keqing.supply.callbacks.contact_history with no cutoff. A run reads a patient's
+    row as it is when the last call is before the run date; only a patient called on or after it
+    (a rerun of an old date) has the maxima taken from the visits again (tasks/supply.py).
+    """
+
+    __tablename__ = "supply_contacts"
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    last_completed: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_attempt: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SupplyContactChange(Base):
+    """A patient whose calls changed since ``supply_contacts`` was brought up to date.
+
+    Written by database triggers on ``visits`` (migration 0015) for every inserted, corrected or
+    deleted call to a patient, whoever writes; the supply stage takes the maxima of these patients
+    from the visits again and removes their rows here in the same transaction.
+    """
+
+    __tablename__ = "supply_contact_changes"
+    patient_id: Mapped[str] = mapped_column(Id, primary_key=True)
 
 
 SUPPLY_MODELS = (

@@ -31,6 +31,8 @@ from models import (
     HomeVisitPatient,
     HomeVisitPlan,
     PatientSupply,
+    SupplyContact,
+    SupplyContactChange,
     SupplyCoverage,
     SupplyCoverageChange,
     SupplyCoverageProduct,
@@ -91,6 +93,81 @@ def sync_coverage(settings: Settings) -> dict[str, int | bool]:
     return result
 
 
+@keqing_task(**IO_RETRIES)
+def sync_contacts(settings: Settings) -> dict[str, int]:
+    """Bring ``supply_contacts`` up to date with the calls: the patients named in
+    ``supply_contact_changes`` get their maxima taken from the visits again.
+
+    Three statements in one transaction, all seeing the changes as they stood when it began (on
+    PostgreSQL at REPEATABLE READ, so a patient named meanwhile stays for next time; SQLite has one
+    writer at a time), under the ingest lock like sync_coverage.
+    """
+    engine = get_engine(settings.database_url)
+    kept, changes = SupplyContact.__table__, SupplyContactChange.__table__
+    changed = sa.select(changes.c.patient_id)
+    with held(settings.database_url, INGEST_LOCK, wait_seconds=INGEST_LOCK_WAIT_SECONDS):
+        options = {"isolation_level": "REPEATABLE READ"} if is_postgres(engine) else {}
+        with engine.connect().execution_options(**options) as conn, conn.begin():
+            removed = conn.execute(sa.delete(kept).where(kept.c.patient_id.in_(changed))).rowcount
+            maxima = _contacts_query(None, patients=changed)
+            added = conn.execute(sa.insert(kept).from_select(["patient_id", "last_completed", "last_attempt"], maxima))
+            patients = conn.execute(sa.delete(changes)).rowcount
+    result = {"patients": patients, "removed": removed, "written": added.rowcount}
+    run_logger().info(
+        "contacts brought up to date: %d patient(s) with changed calls, %d row(s) written",
+        patients,
+        added.rowcount,
+    )
+    return result
+
+
+def _contacts_query(before: dt.datetime | None, patients: sa.Select | None = None) -> sa.Select:
+    """Per patient called: the last completed call and the last call (contact_history in SQL).
+
+    Calls before ``before`` (all when None), of ``patients`` only when given. Grouped by patient
+    alone, which PostgreSQL runs in parallel over every call (8.5 s grouping by patient, channel and
+    outcome at `large`, 4.6 s this way).
+    """
+    v = Visit.__table__
+    completed = v.c.outcome == "completed"  # not null in the table (the feed's default)
+    query = (
+        sa.select(
+            v.c.target_id.label("patient_id"),
+            sa.func.max(sa.case((completed, v.c.visit_at))).label("last_completed"),
+            sa.func.max(v.c.visit_at).label("last_attempt"),
+        )
+        .where(v.c.target_type == "patient", v.c.channel.in_(CALL_CHANNELS))
+        .group_by(v.c.target_id)
+    )
+    if before is not None:
+        query = query.where(v.c.visit_at < before)
+    if patients is not None:
+        query = query.where(v.c.target_id.in_(patients))
+    return query
+
+
+def _contacts_at(day_start: dt.datetime) -> sa.Select:
+    """contact_history for the calls before ``day_start``, from the kept maxima.
+
+    A patient's kept row is that already when their last call is before ``day_start`` (always on
+    the newest night: no call dated on or after the run date is loaded yet). For a patient called
+    since (a rerun of an old date), the maxima are taken from their calls before it again.
+    """
+    sc = SupplyContact.__table__
+    called_since = sa.select(sc.c.patient_id).where(sc.c.last_attempt >= day_start)
+    both = sa.union_all(
+        sa.select(sc.c.patient_id, sc.c.last_completed, sc.c.last_attempt).where(sc.c.last_attempt < day_start),
+        _contacts_query(day_start, patients=called_since),
+    )
+    return sa.select(both.subquery())
+
+
+def _read_contacts(bind: Engine | Connection, query: sa.Select) -> pl.DataFrame:
+    """The frame of contact_history (CONTACTS_SCHEMA) from a query of _contacts_query's columns."""
+    times = {"patient_id": pl.String, "last_completed": pl.Datetime("us"), "last_attempt": pl.Datetime("us")}
+    return read_frame(bind, query, times).with_columns(pl.col("last_completed", "last_attempt").dt.date())
+
+
 def _chunks(ids: list[str], size: int = 10_000) -> list[list[str]]:
     """``ids`` in lists short enough for one statement's parameters (SQLite allows 32,766)."""
     return [ids[i : i + size] for i in range(0, len(ids), size)]
@@ -118,7 +195,7 @@ def read_supply_inputs(settings: Settings, rules: Rules, run_date: dt.date) -> S
 def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> SupplyInputs:
     cutoff = cutoff_for(run_date)
     day_start = dt.datetime.combine(run_date, dt.time())  # datetimes before this are dated <= cutoff
-    p, pr, pt, s, v, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Visit, Consult))
+    p, pr, pt, s, c = (m.__table__ for m in (Purchase, Product, Patient, Staff, Consult))
     sc = SupplyCoverage.__table__
     # The kept coverage as it stood on the cutoff (keqing.supply.state.at_cutoff, here in SQL).
     kept = sa.select(*(sc.c[name] for name in state.STORED_COLUMNS)).where(
@@ -130,19 +207,6 @@ def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> 
         ),
     )
     bought = [p.c.patient_id, p.c.product_code, p.c.boxes, p.c.purchase_date]
-    # contact_history in one aggregate: grouped by patient alone, which PostgreSQL runs in parallel
-    # (8.5 s for grouping by patient, channel and outcome at `large`, 4.6 s this way).
-    completed = v.c.outcome == "completed"  # not null in the table (the feed's default)
-    contacts = (
-        sa.select(
-            v.c.target_id.label("patient_id"),
-            sa.func.max(v.c.visit_at).filter(completed).label("last_completed"),
-            sa.func.max(v.c.visit_at).label("last_attempt"),
-        )
-        .where(v.c.target_type == "patient", v.c.channel.in_(CALL_CHANNELS), v.c.visit_at < day_start)
-        .group_by(v.c.target_id)
-    )
-    contact_times = {"patient_id": pl.String, "last_completed": pl.Datetime("us"), "last_attempt": pl.Datetime("us")}
     return SupplyInputs(
         purchases=pl.DataFrame(schema=PURCHASES_SCHEMA),
         coverage=state.coverage_of_stored(state.at_cutoff(read_table(bind, kept), cutoff)),
@@ -164,9 +228,7 @@ def _read_inputs(bind: Engine | Connection, rules: Rules, run_date: dt.date) -> 
             ),
         ),
         staff=read_table(bind, sa.select(s.c.staff_id, s.c.role, s.c.office_code, s.c.active)),
-        contacts=read_frame(bind, contacts, contact_times).with_columns(
-            pl.col("last_completed", "last_attempt").dt.date()
-        ),
+        contacts=_read_contacts(bind, _contacts_at(day_start)),
         consults=read_table(
             bind,
             sa.select(c.c.consult_id, c.c.received_at, c.c.came_in, c.c.purchased, c.c.office_code, c.c.staff_id).where(

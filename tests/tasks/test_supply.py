@@ -13,9 +13,18 @@ from keqing.rules import Rules, rules_from_mapping
 from keqing.supply import state
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
 from keqing.supply.pipeline import keep_since_for
-from models import CallbackEntry, CallbackLoad, ExpiryEntry, ExpiryTarget, PatientSupply, SupplyCoverage
+from models import (
+    CallbackEntry,
+    CallbackLoad,
+    ExpiryEntry,
+    ExpiryTarget,
+    PatientSupply,
+    SupplyContact,
+    SupplyContactChange,
+    SupplyCoverage,
+)
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
-from tasks.supply import compute_supply, read_supply_inputs, sync_coverage, write_supply
+from tasks.supply import compute_supply, read_supply_inputs, sync_contacts, sync_coverage, write_supply
 
 RUN = dt.date(2026, 11, 17)  # a Tuesday: cutoff 2026-11-16
 
@@ -77,8 +86,9 @@ def _seed(settings) -> None:
 
 
 def _read(settings, rules: Rules, run_date: dt.date):
-    """The stage's reads as the flow makes them: the kept coverage brought up to date first."""
+    """The stage's reads as the flow makes them: the kept coverage and contacts brought up to date first."""
     sync_coverage.fn(settings)
+    sync_contacts.fn(settings)
     return read_supply_inputs.fn(settings, rules, run_date)
 
 
@@ -258,3 +268,29 @@ def test_the_kept_coverage_is_read_at_the_cutoff_with_the_rows_that_matter(setti
         ).frame()
         got = read_supply_inputs.fn(settings, Rules(), run_date).coverage.frame()
         assert got.sort(got.columns).equals(expected.sort(expected.columns)), run_date
+
+
+def test_corrected_and_deleted_calls_are_taken_into_the_kept_contacts(settings):
+    """Triggers on visits name the patients whose calls changed; sync_contacts takes their maxima again."""
+    _seed(settings)
+    assert _read(settings, Rules(), RUN).contacts.sort("patient_id").rows()[0] == (
+        "P1",
+        dt.date(2026, 11, 2),
+        dt.date(2026, 11, 16),
+    )
+    v = Visit.__table__
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(sa.update(v).where(v.c.visit_id == "V2").values(outcome="completed"))  # P1's 11-16 call
+        conn.execute(sa.delete(v).where(v.c.visit_id == "V7"))  # P3's only call
+        conn.execute(sa.update(v).where(v.c.visit_id == "V5").values(target_id="P1", visit_at=dt.datetime(2026, 11, 3)))
+        conn.execute(sa.update(v).where(v.c.visit_id == "V8").values(visit_at=dt.datetime(2026, 11, 1)))  # a customer
+        named = sorted(r[0] for r in conn.execute(sa.select(SupplyContactChange.__table__.c.patient_id)))
+    assert named == ["P1", "P2", "P3"]  # V5 moved from P2 to P1; the customer visit V8 names nobody
+    assert sync_contacts.fn(settings)["patients"] == 3
+    # P1: V2 completed on 11-16; P2: only V6, on the run date, so nothing before it; P3: no call left.
+    assert read_supply_inputs.fn(settings, Rules(), RUN).contacts.sort("patient_id").rows() == [
+        ("P1", dt.date(2026, 11, 16), dt.date(2026, 11, 16)),
+    ]
+    kept = _table(settings, SupplyContact, ["patient_id"]).select("patient_id", "last_attempt")
+    assert kept.rows() == [("P1", dt.datetime(2026, 11, 17, 8)), ("P2", dt.datetime(2026, 11, 17))]
+    assert sync_contacts.fn(settings)["patients"] == 0  # nothing changed since

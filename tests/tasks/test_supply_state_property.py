@@ -1,7 +1,8 @@
-"""Property: the supply stage computed from the kept coverage (brought up to date from the changed
-patients only) gives exactly the lists of the full recomputation from every purchase, over random
-histories of new purchases, late purchases with old dates, corrections, deletions, product changes,
-completed calls and reruns of old dates, on SQLite and PostgreSQL (keqing/supply/state.py)."""
+"""Property: the supply stage computed from the kept coverage and contacts (brought up to date from
+the changed patients only) gives exactly the lists of the full recomputation from every purchase and
+call, over random histories of new purchases, late purchases with old dates, corrections, deletions,
+product changes, calls (completed or not, corrected, deleted) and reruns of old dates, on SQLite and
+PostgreSQL (keqing/supply/state.py, tasks/supply.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from edges.db import get_engine, read_table
 from keqing.clock import cutoff_for
 from keqing.rules import Rules
 from keqing.supply.pipeline import SupplyResults, build
-from models import SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct
+from models import SupplyContact, SupplyContactChange, SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct
 from models.feeds import Office, Patient, Product, Purchase, Staff, Visit
-from tasks.supply import read_supply_inputs, sync_coverage
+from tasks.supply import _contacts_query, _read_contacts, read_supply_inputs, sync_contacts, sync_coverage
 
 RULES = Rules()
 FIRST_RUN = dt.date(2026, 9, 7)  # a Monday; nights follow every 1 to 9 days
@@ -46,11 +47,18 @@ delete = st.tuples(st.just("delete"), st.integers(0, 50))
 call = st.tuples(
     st.just("call"),
     st.sampled_from(PATIENTS),
-    st.integers(-30, 1),
+    st.one_of(st.integers(-30, 0), st.integers(1, 3)),  # days from the cutoff; after it: a later call
     st.sampled_from(("completed", "completed", "not_reached")),
 )
+recall = st.tuples(
+    st.just("recall"),
+    st.integers(0, 50),  # which existing visit (modulo their number)
+    st.sampled_from(("outcome", "date", "patient", "channel")),
+    st.integers(-20, 20),
+)
+uncall = st.tuples(st.just("uncall"), st.integers(0, 50))
 units = st.tuples(st.just("units"), st.sampled_from(sorted(PRODUCTS)), st.sampled_from((7.0, 20.0, 30.0)))
-operation = st.one_of(buy, buy, buy, correct, delete, call, units)
+operation = st.one_of(buy, buy, buy, correct, delete, call, call, recall, uncall, units)
 night = st.tuples(
     st.integers(1, 9),  # days since the last night
     st.lists(operation, max_size=8),
@@ -61,7 +69,10 @@ night = st.tuples(
 def _reset(engine: sa.Engine) -> None:
     """An empty history with the master data (each example starts over in the test's database)."""
     tables = [m.__table__ for m in (Purchase, Visit, Patient, Staff, Product, Office)]
-    state = [m.__table__ for m in (SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct)]
+    state = [
+        m.__table__
+        for m in (SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct, SupplyContact, SupplyContactChange)
+    ]
     with engine.begin() as conn:
         for table in tables + state:
             conn.execute(sa.delete(table))
@@ -95,6 +106,7 @@ def _reset(engine: sa.Engine) -> None:
 def _apply(conn: sa.Connection, op: tuple, cutoff: dt.date, serial: int) -> None:
     purchases, visits, products = Purchase.__table__, Visit.__table__, Product.__table__
     ids = [r[0] for r in conn.execute(sa.select(purchases.c.purchase_id).order_by(purchases.c.purchase_id))]
+    calls = [r[0] for r in conn.execute(sa.select(visits.c.visit_id).order_by(visits.c.visit_id))]
     match op:
         case ("buy", patient, product, boxes, offset):
             row = {"purchase_id": f"U{serial:04d}", "patient_id": patient, "product_code": product, "boxes": boxes}
@@ -119,6 +131,19 @@ def _apply(conn: sa.Connection, op: tuple, cutoff: dt.date, serial: int) -> None
             conn.execute(
                 sa.insert(visits), [visit | {"visit_at": at, "channel": "phone", "outcome": outcome} | LINEAGE]
             )
+        case ("recall", which, column, delta) if calls:
+            target = visits.c.visit_id == calls[which % len(calls)]
+            old = conn.execute(sa.select(visits).where(target)).one()
+            name = {"date": "visit_at", "patient": "target_id"}.get(column, column)
+            value = {
+                "outcome": ("completed", "not_reached", "refused")[delta % 3],
+                "visit_at": old.visit_at + dt.timedelta(days=delta, hours=delta % 7),
+                "target_id": PATIENTS[delta % len(PATIENTS)],
+                "channel": ("phone", "home", "wechat")[delta % 3],  # wechat is not a call
+            }[name]
+            conn.execute(sa.update(visits).where(target).values({name: value}))
+        case ("uncall", which) if calls:
+            conn.execute(sa.delete(visits).where(visits.c.visit_id == calls[which % len(calls)]))
         case ("units", product, per_box):
             conn.execute(sa.update(products).where(products.c.product_code == product).values(units_per_box=per_box))
 
@@ -129,17 +154,22 @@ def _frames(results: SupplyResults) -> dict[str, pl.DataFrame]:
 
 
 def _both_ways(settings_, run_date: dt.date) -> tuple[dict, dict]:
-    """The lists from the kept coverage (as the flow computes them) and from every purchase."""
+    """The lists from the kept coverage and contacts (as the flow computes them) and from every
+    purchase and call; the contacts themselves compared on the way."""
     sync_coverage.fn(settings_)
+    sync_contacts.fn(settings_)
     kept = read_supply_inputs.fn(settings_, RULES, run_date)
     p = Purchase.__table__
+    engine = get_engine(settings_.database_url)
     every = read_table(
-        get_engine(settings_.database_url),
+        engine,
         sa.select(p.c.patient_id, p.c.product_code, p.c.boxes, p.c.purchase_date).where(
             p.c.purchase_date <= cutoff_for(run_date)
         ),
     )
-    full = dataclasses.replace(kept, purchases=every, coverage=None)
+    called = _read_contacts(engine, _contacts_query(dt.datetime.combine(run_date, dt.time())))
+    assert kept.contacts.sort("patient_id").equals(called.sort("patient_id")), f"contacts differ on {run_date}"
+    full = dataclasses.replace(kept, purchases=every, coverage=None, contacts=called)
     return _frames(build(kept, run_date, RULES)), _frames(build(full, run_date, RULES))
 
 
@@ -166,5 +196,6 @@ def test_the_kept_coverage_gives_the_lists_of_the_full_recomputation(nights, set
             incremental, full = _both_ways(settings, date)
             for name, frame in full.items():
                 assert incremental[name].equals(frame), f"{name} differs on {date}"
-    with engine.connect() as conn:  # every change was taken into the kept coverage
-        assert conn.execute(sa.select(sa.func.count()).select_from(SupplyCoverageChange.__table__)).scalar() == 0
+    with engine.connect() as conn:  # every change was taken into the kept coverage and contacts
+        for changes in (SupplyCoverageChange, SupplyContactChange):
+            assert conn.execute(sa.select(sa.func.count()).select_from(changes.__table__)).scalar() == 0
