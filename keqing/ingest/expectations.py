@@ -148,7 +148,7 @@ def _gx_kwargs(check: Check) -> dict[str, Any]:
 
 def validation_definition(name: str, expectations: list[tuple[str, dict[str, Any]]]) -> Any:
     """A validation definition over a whole pandas dataframe with these (expectation class, arguments),
-    created once per process and ``name`` (the ingest suites and the output audit, keqing/audit.py)."""
+    created once per process and ``name`` (one per feed and date range)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
