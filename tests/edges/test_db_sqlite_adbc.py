@@ -82,3 +82,38 @@ def test_whether_adbc_may_read_is_only_a_question(tmp_path):
     assert _adbc_usable(engine) is True
     assert engine.pool.checkedin() == pooled
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_reads_reuse_one_connection_that_holds_no_lock_and_survives_its_backend_dying(postgres_admin):
+    """An ADBC connection costs about 50 ms to open: reads reuse an idle one. Idle, it is outside any
+    transaction (a TRUNCATE does not wait for it); killed by the server, the next read opens another."""
+    import uuid
+
+    from edges.db import dispose_engines
+
+    name = f"keqing_pool_{uuid.uuid4().hex[:8]}"
+    with postgres_admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    backend = "SELECT pg_backend_pid() AS pid"
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n integer)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        first = read_frame(engine, backend).item()
+        assert read_frame(engine, "SELECT count(*) AS n FROM t").item() == 1
+        assert read_frame(engine, backend).item() == first  # the same connection, reused
+        with engine.begin() as conn:  # would wait forever behind a read's open transaction
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            conn.exec_driver_sql("TRUNCATE t")
+        assert read_frame(engine, "SELECT count(*) AS n FROM t").item() == 0  # and sees what was committed
+        with postgres_admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        assert read_frame(engine, backend).item() != first
+    finally:
+        engine.dispose()
+        dispose_engines()
+        with postgres_admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
