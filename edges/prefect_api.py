@@ -6,6 +6,10 @@ it in a subprocess, and then waits, idle, for it to answer. ``TemporaryApi`` lau
 server (Prefect's app under uvicorn, UI off, the command Prefect uses) as soon as the command starts,
 without that import, so that the server boots while the run imports keqing and Prefect. Prefect is
 still the orchestrator: flows and tasks run and are recorded exactly as before.
+
+The server is Prefect's app wrapped by ``RetrySoonWhenBusy`` (see ``create_server_app``): its SQLite
+database answers "database is locked" (503) when a request's transaction meets a write by the
+server's own services, and Prefect's client, told nothing, waits 2 s before trying again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 # What Prefect sets for its own temporary server: no UI, the ephemeral set of services.
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
@@ -45,7 +50,8 @@ def free_port() -> int:
 class TemporaryApi:
     """Prefect's API in a subprocess on a free local port, stopped when this process exits."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = {**os.environ, **SERVER_ENV, **(env or {})}  # env: settings of the server only
         self.port = free_port()
         self.process = self._launch()
         # Registered before Prefect registers its own exit handlers, so it runs after them: the
@@ -65,7 +71,7 @@ class TemporaryApi:
                 "--app-dir",
                 _prefect_dir(),
                 "--factory",
-                "prefect.server.api.server:create_app",
+                "edges.prefect_api:create_server_app",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -75,7 +81,7 @@ class TemporaryApi:
                 "--lifespan",
                 "on",
             ],
-            env={**os.environ, **SERVER_ENV},
+            env=self.env,
         )
 
     def wait(self, timeout_seconds: float) -> None:
@@ -104,6 +110,71 @@ class TemporaryApi:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class RetrySoonWhenBusy:
+    """ASGI wrapper adding ``Retry-After`` to the app's 503 answers, which Prefect's client honours.
+
+    Prefect's server answers 503 when SQLite reports the database busy: a deferred transaction that
+    read before another connection wrote cannot write, and fails at once rather than waiting
+    (Prefect's own comment in prefect/server/database/configurations.py). Such a conflict is over
+    as soon as the other write commits, but the client, given no Retry-After, waits 2**attempt
+    seconds: 2 s on each of the first requests of a run, while the server's services record the
+    first task runs. Here a busy answer asks for a retry after ``first_seconds``; one that comes
+    while the last asked wait is not over by ``grace_seconds`` yet (a request still failing on its
+    retry) asks for twice the last (up to ``most_seconds``), so a server that stays busy still gets
+    about the client's own time to recover.
+    """
+
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        first_seconds: float = 0.2,
+        most_seconds: float = 32.0,
+        grace_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.first_seconds, self.most_seconds, self.grace_seconds = first_seconds, most_seconds, grace_seconds
+        self.clock = clock
+        self.asked = 0.0  # the wait asked by the last busy answer
+        self.asked_until = float("-inf")  # when that wait, plus the grace, is over
+
+    def retry_after(self) -> float:
+        """Seconds to ask for now (a 503 is being answered)."""
+        now = self.clock()
+        busy_again = now <= self.asked_until
+        self.asked = min(2 * self.asked, self.most_seconds) if busy_again else self.first_seconds
+        self.asked_until = now + self.asked + self.grace_seconds
+        return self.asked
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"retry-after" for name, _ in headers):
+                    headers.append((b"retry-after", f"{self.retry_after():.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)
+
+
+def create_server_app() -> RetrySoonWhenBusy:
+    """The temporary server's app (uvicorn's factory): Prefect's, answering 503s with Retry-After."""
+    from prefect.server.api.server import create_app
+
+    return RetrySoonWhenBusy(create_app())
 
 
 def _prefect_dir() -> str:

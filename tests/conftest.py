@@ -3,6 +3,7 @@ SQLite and (when reachable, always in CI) PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -108,9 +109,21 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str)
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (it takes 10-20 s to start)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary Prefect server for the whole session (it takes 10-20 s to start): the one `keqing
+    run` starts (edges/prefect_api.py, which answers SQLite's busy 503s with a short Retry-After),
+    on a database of the session's own, as Prefect's ``prefect_test_harness`` does."""
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from edges.prefect_api import TemporaryApi
+
+    database = tmp_path_factory.mktemp("prefect") / "prefect.db"
+    api = TemporaryApi(env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"})
+    api.wait(timeout_seconds=120)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api.api_url}))
+        # As the harness: code in a context copied before this one (a thread) uses this server too.
+        stack.enter_context(prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()))
         yield
+    # The server stops at exit, after Prefect has flushed its last events and logs to it.

@@ -28,3 +28,42 @@ def test_the_server_answers_its_health_check_and_stops_with_its_owner(monkeypatc
     finally:
         api.stop()
     assert api.process.poll() is not None
+
+
+def _answering(*statuses: int, headers: list | None = None):
+    """An ASGI app answering each HTTP request with the next status, and what it was sent back."""
+    import asyncio
+
+    pending = list(statuses)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": pending.pop(0), "headers": list(headers or [])})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    def ask(wrapped) -> dict:
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(wrapped({"type": "http"}, None, send))
+        return dict(sent[0]["headers"])
+
+    return app, ask
+
+
+def test_busy_answers_ask_for_a_short_retry_doubling_while_the_server_stays_busy():
+    """Prefect's client waits 2 s after a 503 that names no Retry-After; the wrapper names one."""
+    now = [100.0]
+    app, ask = _answering(503, 503, 503, 200, 503, 503)
+    wrapped = prefect_api.RetrySoonWhenBusy(app, first_seconds=0.2, most_seconds=0.5, clock=lambda: now[0])
+    assert ask(wrapped)[b"retry-after"] == b"0.20"
+    now[0] += 0.3  # the retry, busy again
+    assert ask(wrapped)[b"retry-after"] == b"0.40"
+    now[0] += 0.5
+    assert ask(wrapped)[b"retry-after"] == b"0.50"  # capped
+    assert b"retry-after" not in ask(wrapped)  # a 200 is left alone
+    now[0] += 1.6  # after the last wait and its grace of 1 s: a new conflict starts over
+    assert ask(wrapped)[b"retry-after"] == b"0.20"
+    app, ask = _answering(503, headers=[(b"Retry-After", b"7")])
+    assert ask(prefect_api.RetrySoonWhenBusy(app))[b"Retry-After"] == b"7"  # the app's own is kept
