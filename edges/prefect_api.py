@@ -27,7 +27,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 # What Prefect sets for its own temporary server: no UI, the ephemeral set of services.
-SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+SERVER_ENV = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no telemetry calls from a nightly batch machine
+}
 
 # Exit status of uvicorn when its port was taken between our check and its bind.
 PORT_TAKEN = 3
