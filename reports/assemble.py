@@ -47,12 +47,16 @@ def _parts(frame: pl.DataFrame, owner: str, keep: dict[str, v.Recipient]) -> dic
 def _rows(frame: pl.DataFrame, owner: str, row_type: type[Row], people: dict[str, v.Recipient]) -> dict[str, list[Row]]:
     """Each recipient's rows of ``frame`` (already in order) as ``row_type``, split by ``owner``.
 
-    Only the dataclass's columns are kept, once for the whole frame, before the split; each part is
-    then turned into dataclasses row by row.
+    Only the dataclass's columns are kept, once for the whole frame, before the split; each part's
+    columns are then turned into Python values at once and zipped into dataclasses (a callback
+    nurse's month can list thousands of entries: per-row dicts cost 1.4 s at `large`).
     """
     names = [f.name for f in fields(row_type) if f.name in frame.columns]  # type: ignore[arg-type]
     parts = _parts(frame.select(list(dict.fromkeys([*names, owner]))), owner, people)
-    return {k: [row_type(**{n: r[n] for n in names}) for r in part.iter_rows(named=True)] for k, part in parts.items()}
+    return {
+        k: [row_type(**dict(zip(names, r, strict=True))) for r in zip(*(part[n].to_list() for n in names), strict=True)]
+        for k, part in parts.items()
+    }
 
 
 # --- reps ------------------------------------------------------------------------------------

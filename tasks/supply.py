@@ -271,7 +271,8 @@ def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) 
         members: results.home_visit_patients,
     }
     written: dict[str, int] = {}
-    with get_engine(settings.database_url).begin() as conn:
+    engine = get_engine(settings.database_url)
+    with engine.begin() as conn:
         # A snapshot: the latest run's view of every patient and product. TRUNCATE (transactional in
         # PostgreSQL) rather than deleting a million rows one by one and leaving them for VACUUM.
         conn.exec_driver_sql(f"TRUNCATE {supply.name}" if is_postgres(conn) else f"DELETE FROM {supply.name}")
@@ -280,5 +281,12 @@ def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) 
             conn.execute(sa.delete(table).where(table.c.run_date == run_date))
         for table, frame in frames.items():
             written[table.name] = insert_frame(conn, table, _rows_for(table, frame, run_date))
+    if is_postgres(engine):
+        # The email views read the patients on tonight's lists. With statistics from before tonight's
+        # rows, the planner expects a handful and loops over the patients' index: 1.3 s at `large`
+        # (200,000 patients) against 0.55 s with fresh statistics, which cost 0.2 s to sample.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in (expiry, calls):
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
     run_logger().info("supply written: %s", ", ".join(f"{name} {n}" for name, n in written.items()))
     return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from edges.db import frame_schema, get_engine, read_frame
@@ -294,3 +295,20 @@ def test_corrected_and_deleted_calls_are_taken_into_the_kept_contacts(settings):
     kept = _table(settings, SupplyContact, ["patient_id"]).select("patient_id", "last_attempt")
     assert kept.rows() == [("P1", dt.datetime(2026, 11, 17, 8)), ("P2", dt.datetime(2026, 11, 17))]
     assert sync_contacts.fn(settings)["patients"] == 0  # nothing changed since
+
+
+def test_the_lists_the_emails_read_get_fresh_planner_statistics_on_postgresql(settings):
+    """The views join the patients to tonight's expiry and callback lists: stale statistics made the
+    planner loop over the patients' index (1.3 s instead of 0.55 s at `large`)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("planner statistics are PostgreSQL's")
+    _seed(settings)
+    write_supply.fn(settings, compute_supply.fn(_read(settings, Rules(), RUN), Rules(), RUN), RUN)
+    with get_engine(settings.database_url).connect() as conn:
+        analyzed = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, analyze_count FROM pg_stat_user_tables "
+                "WHERE relname IN ('expiry_list', 'callback_list', 'patient_supply')"
+            ).all()
+        )
+    assert analyzed == {"expiry_list": 1, "callback_list": 1, "patient_supply": 0}
