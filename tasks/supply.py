@@ -251,6 +251,16 @@ def _rows_for(table: sa.Table, frame: pl.DataFrame, run_date: dt.date) -> pl.Dat
     return frame.select([c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)])
 
 
+def in_key_order(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``table``'s primary key when it holds the key's columns (not a generated id).
+
+    A b-tree filled in key order writes each page once: the 1 M-row snapshot took 7.0 s to copy
+    into PostgreSQL in the computation's order and 3.6 s sorted (the sort: a fraction of a second).
+    """
+    key = [c.name for c in table.primary_key.columns]
+    return frame.sort(key) if all(k in frame.columns for k in key) else frame
+
+
 @keqing_task(**IO_RETRIES)
 def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) -> dict[str, int]:
     """Replace the run's rows in one transaction; returns rows written per table."""
@@ -280,7 +290,7 @@ def write_supply(settings: Settings, results: SupplyResults, run_date: dt.date) 
         for table in (targets, calls, load, plan, members):
             conn.execute(sa.delete(table).where(table.c.run_date == run_date))
         for table, frame in frames.items():
-            written[table.name] = insert_frame(conn, table, _rows_for(table, frame, run_date))
+            written[table.name] = insert_frame(conn, table, in_key_order(table, _rows_for(table, frame, run_date)))
     if is_postgres(engine):
         # The email views read the patients on tonight's lists. With statistics from before tonight's
         # rows, the planner expects a handful and loops over the patients' index: 1.3 s at `large`

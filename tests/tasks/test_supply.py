@@ -25,7 +25,14 @@ from models import (
     SupplyCoverage,
 )
 from models.feeds import Consult, Office, Patient, Product, Purchase, Staff, Visit
-from tasks.supply import compute_supply, read_supply_inputs, sync_contacts, sync_coverage, write_supply
+from tasks.supply import (
+    compute_supply,
+    in_key_order,
+    read_supply_inputs,
+    sync_contacts,
+    sync_coverage,
+    write_supply,
+)
 
 RUN = dt.date(2026, 11, 17)  # a Tuesday: cutoff 2026-11-16
 
@@ -312,3 +319,10 @@ def test_the_lists_the_emails_read_get_fresh_planner_statistics_on_postgresql(se
             ).all()
         )
     assert analyzed == {"expiry_list": 1, "callback_list": 1, "patient_supply": 0}
+
+
+def test_rows_are_written_in_primary_key_order_unless_the_key_is_a_generated_id():
+    frame = pl.DataFrame({"patient_id": ["P2", "P1", "P1"], "product_code": ["A", "B", "A"], "n": [1, 2, 3]})
+    ordered = in_key_order(PatientSupply.__table__, frame)
+    assert ordered.rows() == [("P1", "A", 3), ("P1", "B", 2), ("P2", "A", 1)]
+    assert in_key_order(ExpiryTarget.__table__, frame).equals(frame)  # its key is an id the database gives
