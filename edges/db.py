@@ -77,6 +77,16 @@ def is_postgres(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def refresh_statistics(engine: Engine, tables: Iterable[sa.Table]) -> None:
+    """PostgreSQL: ANALYZE ``tables`` now, after a large write, rather than when autovacuum gets to
+    them (until then the planner guesses a handful of rows for what was just written). SQLite: nothing."""
+    if not is_postgres(engine):
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 

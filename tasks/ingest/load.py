@@ -12,7 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from edges import failpoints
-from edges.db import get_engine, insert_ignore, is_postgres, upsert_frame
+from edges.db import get_engine, insert_ignore, refresh_statistics, upsert_frame
 from keqing.clock import utc_now
 from keqing.feeds import FEEDS
 from keqing.ingest import batch as B
@@ -62,11 +62,8 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
         result.released, result.still_waiting = released, still_waiting
         _finish_files(conn, batch, valid, quarantine, result)
     failpoints.check(f"load:{batch.feed}:committed")
-    if is_postgres(engine) and to_load.height >= ANALYZE_AFTER_ROWS:
-        # Fresh statistics for the night's queries: after a bulk load the planner would otherwise
-        # guess a dozen rows for a table of millions until autovacuum gets round to it.
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table.name}")
+    if to_load.height >= ANALYZE_AFTER_ROWS:  # fresh statistics for the night's queries
+        refresh_statistics(engine, [table])
     run_logger().info(
         "%s: %d file(s), %d row(s) read, %d loaded, %d quarantined, %d duplicate(s), %d released from quarantine",
         batch.feed,
