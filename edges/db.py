@@ -87,6 +87,37 @@ def refresh_statistics(engine: Engine, tables: Iterable[sa.Table]) -> None:
             conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
+def drop_secondary_indexes(engine: Engine, table: sa.Table) -> list[str]:
+    """Drop the model's non-unique indexes of ``table`` (the primary key and unique constraints,
+    which conflicts need, stay), so that a bulk load does not update them row by row; the names.
+    ``create_missing_indexes`` builds them again, and every run calls it at its start."""
+    dropped = [index for index in table.indexes if not index.unique]
+    with engine.begin() as conn:
+        for index in dropped:
+            conn.execute(sa.schema.DropIndex(index, if_exists=True))
+    return sorted(index.name for index in dropped)
+
+
+def index_names(conn: Connection) -> set[str]:
+    """The names of the indexes in the database (current schema)."""
+    if is_postgres(conn):
+        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    return {name for (name,) in conn.exec_driver_sql(sql)}
+
+
+def create_missing_indexes(engine: Engine, tables: Iterable[sa.Table]) -> list[str]:
+    """Create the indexes of ``tables`` that the database lacks; the names created. Only missing ones
+    are touched: creating an index locks its table against writes while it is built."""
+    with engine.begin() as conn:
+        present = index_names(conn)
+        missing = sorted((i for t in tables for i in t.indexes if i.name not in present), key=lambda i: i.name)
+        for index in missing:
+            conn.execute(sa.schema.CreateIndex(index))
+    return [index.name for index in missing]
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 

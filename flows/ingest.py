@@ -21,6 +21,8 @@ from tasks.ingest import (
     discover_inbox,
     load_feed,
     read_feed,
+    restore_indexes,
+    suspend_indexes,
     validate_feed,
 )
 
@@ -45,17 +47,24 @@ def ingest(settings: Settings, rules: Rules, run_date: dt.date) -> dict:
     results: list[FeedResult] = []
     for feed in LOAD_ORDER:
         chunks = file_chunks(discovery.for_feed(feed), CHUNK_BYTES)
-        for number, files in enumerate(chunks, start=1):
-            if len(chunks) > 1:
-                run_logger().info("%s: chunk %d of %d (%d files)", feed, number, len(chunks), len(files))
-            # Waiting rows come back once, with the feed's first chunk: what they wait for is in
-            # other feeds, which a later chunk of this feed does not change.
-            batch = read_feed(settings, feed, files, retry_waiting=number == 1)
-            if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
-                continue
-            batch = validate_feed(batch, rules, run_date)
-            batch = check_references(settings, batch, cutoff_for(run_date))
-            results.append(load_feed(settings, batch, run_date))
+        bulk = len(chunks) > 1  # a history: the table's indexes are built once, after its last chunk
+        if bulk:
+            suspend_indexes(settings, feed)
+        try:
+            for number, files in enumerate(chunks, start=1):
+                if bulk:
+                    run_logger().info("%s: chunk %d of %d (%d files)", feed, number, len(chunks), len(files))
+                # Waiting rows come back once, with the feed's first chunk: what they wait for is in
+                # other feeds, which a later chunk of this feed does not change.
+                batch = read_feed(settings, feed, files, retry_waiting=number == 1)
+                if batch.rows.height == 0 and batch.problems.height == 0 and not batch.reports:
+                    continue
+                batch = validate_feed(batch, rules, run_date)
+                batch = check_references(settings, batch, cutoff_for(run_date))
+                results.append(load_feed(settings, batch, run_date, bulk=bulk))
+        finally:  # after a failed chunk too; a run that dies here gets them back from the next run's start
+            if bulk:
+                restore_indexes(settings, feed)
     summary = ingest_summary(discovery, merge_results(results))
     # Completeness before publishing: daily feeds without records for the cutoff day, broken batches.
     return summary | check_completeness(settings, rules, run_date, summary["files"])

@@ -9,20 +9,25 @@ import socket
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from edges.db import get_engine, upgrade
+from edges.db import create_missing_indexes, get_engine, upgrade
 from edges.locks import LockBusy, held
 from keqing.calendar import RULES_KEY, planning_horizon
 from keqing.clock import utc_now
 from keqing.rules import Rules
 from keqing.settings import Settings
-from models import Run
-from tasks import IO_RETRIES, keqing_task
+from models import FEED_MODELS, Run
+from tasks import IO_RETRIES, keqing_task, run_logger
 
 
 @keqing_task(**IO_RETRIES)
 def migrate_database(settings: Settings) -> None:
-    """Bring the schema to the newest migration (a no-op when it is current)."""
-    upgrade(get_engine(settings.database_url))
+    """Bring the schema to the newest migration (a no-op when it is current), and build the feed
+    tables' indexes that a bulk load interrupted by a crash left dropped (``suspend_indexes``)."""
+    engine = get_engine(settings.database_url)
+    upgrade(engine)
+    rebuilt = create_missing_indexes(engine, [model.__table__ for model in FEED_MODELS.values()])
+    if rebuilt:
+        run_logger().warning("indexes rebuilt after an interrupted bulk load: %s", ", ".join(rebuilt))
 
 
 @keqing_task(**IO_RETRIES)

@@ -68,7 +68,15 @@ def chromium_or_skip() -> None:
     pytest.skip("headless Chromium is not installed (make chromium)")
 
 
-INGEST_TASKS = ("discover_inbox", "read_feed", "validate_feed", "check_references", "load_feed")
+INGEST_TASKS = (
+    "discover_inbox",
+    "read_feed",
+    "validate_feed",
+    "check_references",
+    "load_feed",
+    "suspend_indexes",
+    "restore_indexes",
+)
 
 
 def run_ingest(settings: Settings, run_date: str | dt.date) -> dict:

@@ -6,7 +6,7 @@ or row.
 
 from tasks.ingest.check import check_references, known_references, validate_feed
 from tasks.ingest.discover import Discovery, InboxFile, discover_inbox
-from tasks.ingest.load import FeedResult, load_feed
+from tasks.ingest.load import FeedResult, load_feed, restore_indexes, suspend_indexes
 from tasks.ingest.read import FeedBatch, FileReport, read_feed
 
 __all__ = [
@@ -20,5 +20,7 @@ __all__ = [
     "known_references",
     "load_feed",
     "read_feed",
+    "restore_indexes",
+    "suspend_indexes",
     "validate_feed",
 ]

@@ -12,7 +12,14 @@ import polars as pl
 import sqlalchemy as sa
 
 from edges import failpoints
-from edges.db import get_engine, insert_ignore, refresh_statistics, upsert_frame
+from edges.db import (
+    create_missing_indexes,
+    drop_secondary_indexes,
+    get_engine,
+    insert_ignore,
+    refresh_statistics,
+    upsert_frame,
+)
 from keqing.clock import utc_now
 from keqing.feeds import FEEDS
 from keqing.ingest import batch as B
@@ -40,8 +47,9 @@ class FeedResult:
 
 
 @keqing_task(**IO_RETRIES)
-def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedResult:
-    """One transaction: upsert valid rows, quarantine the rest, release waiting rows, mark files done."""
+def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date, bulk: bool = False) -> FeedResult:
+    """One transaction: upsert valid rows, quarantine the rest, release waiting rows, mark files done.
+    ``bulk``: a chunk of a load of several (``restore_indexes`` refreshes the statistics after the last)."""
     assert batch.typed is not None
     feed = FEEDS[batch.feed]
     table = FEED_MODELS[batch.feed].__table__
@@ -62,7 +70,7 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
         result.released, result.still_waiting = released, still_waiting
         _finish_files(conn, batch, valid, quarantine, result)
     failpoints.check(f"load:{batch.feed}:committed")
-    if to_load.height >= ANALYZE_AFTER_ROWS:  # fresh statistics for the night's queries
+    if to_load.height >= ANALYZE_AFTER_ROWS and not bulk:  # fresh statistics for the night's queries
         refresh_statistics(engine, [table])
     run_logger().info(
         "%s: %d file(s), %d row(s) read, %d loaded, %d quarantined, %d duplicate(s), %d released from quarantine",
@@ -75,6 +83,28 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date) -> FeedRe
         result.released,
     )
     return result
+
+
+@keqing_task(**IO_RETRIES)
+def suspend_indexes(settings: Settings, feed: str) -> list[str]:
+    """Before a load of several chunks (a history): drop the feed table's secondary indexes, so that
+    they are built once after the last chunk instead of updated row by row in every chunk."""
+    dropped = drop_secondary_indexes(get_engine(settings.database_url), FEED_MODELS[feed].__table__)
+    if dropped:
+        run_logger().info("%s: indexes %s dropped for the bulk load", feed, ", ".join(dropped))
+    return dropped
+
+
+@keqing_task(**IO_RETRIES)
+def restore_indexes(settings: Settings, feed: str) -> list[str]:
+    """After a bulk load: build the feed table's missing indexes and refresh its statistics."""
+    engine = get_engine(settings.database_url)
+    table = FEED_MODELS[feed].__table__
+    created = create_missing_indexes(engine, [table])
+    if created:
+        run_logger().info("%s: indexes %s built", feed, ", ".join(created))
+    refresh_statistics(engine, [table])
+    return created
 
 
 def _raw_cells(batch: FeedBatch, rows: pl.DataFrame) -> list[dict[str, str | None]]:

@@ -292,6 +292,86 @@ def test_a_feed_in_many_chunks_loads_as_in_one_with_waiting_rows_retried_once(se
     assert quarantine(settings)["status"].to_list() == ["resolved", "resolved"]
 
 
+def _indexes_present(settings, table) -> list[str]:
+    from edges.db import get_engine, index_names
+
+    with get_engine(settings.database_url).connect() as conn:
+        return sorted(index_names(conn) & {index.name for index in table.indexes})
+
+
+def _purchases_in_three_files(settings) -> None:
+    write_master(settings)
+    write(settings, "2026-11-01/patients.csv", PATIENTS_EN)
+    header = "purchase_id,patient_id,product_code,boxes,purchase_date\n"
+    for n in (1, 2, 3):
+        write(settings, f"2026-11-01/purchases_{n}.csv", header + f"PU{n},P0001,PR01,{n},2026-10-0{n}\n")
+
+
+def test_a_load_of_many_chunks_builds_the_tables_indexes_once_after_its_last_chunk(settings, monkeypatch):
+    """A history (a feed over one chunk) loads its table without its secondary indexes, built once after."""
+    import flows.ingest
+    import tasks.ingest.load
+    from models import FEED_MODELS
+
+    patients, purchases = FEED_MODELS["patients"].__table__, FEED_MODELS["purchases"].__table__
+
+    monkeypatch.setattr(flows.ingest, "CHUNK_BYTES", 1)  # a chunk per file: purchases has three
+    present_at_upsert = []
+
+    def upsert_frame(conn, table, df, key, **kwargs):
+        present_at_upsert.append((table.name, _indexes_present(settings, table)))
+        return real_upsert(conn, table, df, key, **kwargs)
+
+    real_upsert = tasks.ingest.load.upsert_frame
+    monkeypatch.setattr(tasks.ingest.load, "upsert_frame", upsert_frame)
+    monkeypatch.setattr(tasks.ingest.load, "ANALYZE_AFTER_ROWS", 1)  # every chunk is "big"
+    _purchases_in_three_files(settings)
+    run_ingest(settings, "2026-11-02")
+    patient_indexes = ["ix_patients_callback_staff_id", "ix_patients_office_code"]
+    assert [(t, i) for t, i in present_at_upsert if t in ("patients", "purchases")] == [
+        ("patients", patient_indexes),  # one file, one chunk: loaded as on any night
+        ("purchases", []),
+        ("purchases", []),
+        ("purchases", []),
+    ]
+    assert _indexes_present(settings, purchases) == ["ix_purchases_event_id", "ix_purchases_patient_id"]
+    assert _indexes_present(settings, patients) == patient_indexes
+    assert table(settings, "purchases", order_by="purchase_id")["boxes"].to_list() == [1, 2, 3]
+    if settings.database_url.startswith("postgresql"):  # statistics refreshed once, after the last chunk
+        stats = table(settings, "pg_stat_user_tables").filter(pl.col("relname") == "purchases")
+        assert stats["analyze_count"].to_list() == [1]
+
+
+def test_indexes_dropped_for_a_bulk_load_come_back_after_a_crash(settings, monkeypatch):
+    """A chunk that fails: the flow builds the indexes on its way out; a process that died before it
+    could: the next run's migration step builds them."""
+    import flows.ingest
+    from models import FEED_MODELS
+    from tasks.ingest import suspend_indexes
+    from tasks.runs import migrate_database
+
+    purchases = FEED_MODELS["purchases"].__table__
+    monkeypatch.setattr(flows.ingest, "CHUNK_BYTES", 1)
+    _purchases_in_three_files(settings)
+    monkeypatch.setenv("KEQING_FAILPOINT", "load:purchases:after_upsert")
+    with pytest.raises(Exception, match="fault injected"):
+        run_ingest(settings, "2026-11-02")
+    assert _indexes_present(settings, purchases) == ["ix_purchases_event_id", "ix_purchases_patient_id"]
+
+    suspend_indexes.fn(settings, "purchases")  # and then the process dies
+    assert _indexes_present(settings, purchases) == []
+    migrate_database.fn(settings)
+    assert _indexes_present(settings, purchases) == ["ix_purchases_event_id", "ix_purchases_patient_id"]
+
+
+def test_the_migrated_schema_has_every_index_the_models_name(settings):
+    """What the bulk load drops and builds again is the models' indexes: they must be the migrations'."""
+    from edges.db import create_missing_indexes, get_engine
+    from models import FEED_MODELS
+
+    assert create_missing_indexes(get_engine(settings.database_url), [m.__table__ for m in FEED_MODELS.values()]) == []
+
+
 def test_a_big_load_refreshes_the_planner_statistics_on_postgresql(settings, monkeypatch):
     import tasks.ingest.load
 
