@@ -5,9 +5,11 @@
   built from strings too.
 - CSS is written once in the shared layout's ``<style>`` and moved into ``style`` attributes by
   css-inline, because many mail clients drop ``<style>`` blocks.
-- The message is MIME written out directly: Subject, From and To go through the stdlib header registry
-  after ``one_line`` (a newline in a name cannot start a new header; addresses through ``Address``);
-  the headers we write ourselves are checked to be one line of ASCII and written as they are. Bodies
+- The message is MIME written out directly. Subject, From and To pass ``one_line`` (a newline in a
+  name cannot start a new header), addresses are checked by the stdlib's ``Address``, and any text
+  that is not plain ASCII is written in RFC 2047 encoded words (UTF-8, base64; the stdlib's header
+  registry, which did this before, took a fifth of the time of a message). The other headers are
+  checked to be one line of ASCII and written as they are. Bodies
   are base64 UTF-8 (encoded in C), so the message is 7-bit clean for any SMTP server; lines end in
   CRLF, ready for SMTP and ``.eml`` files. The stdlib's generator (``as_bytes``), which parses and
   refolds every header and splits every base64 body line by line in Python, was half of the cost
@@ -28,8 +30,6 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -64,7 +64,6 @@ from reports.views import (
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEXT_SUFFIXES = (".txt", ".txt.j2")
 DEFAULT_FROM = "keqing@localhost"
-POLICY = SMTP  # CRLF line ends, RFC 2047 headers
 
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 ROLES = {"rep": "代表", "callback": "回访员", "home_visit": "家访员", "manager": "经理", "ops": "运营"}
@@ -136,8 +135,9 @@ def environment(path: str = str(TEMPLATES)) -> Environment:
 
 @lru_cache(maxsize=1)
 def _inliner() -> css_inline.CSSInliner:
-    # Nothing is fetched from the network: the layout's <style> is all there is.
-    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+    # Nothing is fetched from the network: the layout's <style> is all there is. Room for the nodes
+    # of a long list up front (the default, 32, grows again and again): 0.95 -> 0.75 ms an email.
+    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False, preallocate_node_capacity=4096)
 
 
 _CLASS_ATTR = re.compile(r' class="[^"<>]*"')
@@ -209,6 +209,7 @@ def has_valid_address(view: View) -> bool:
     return bool(address.username and address.domain)
 
 
+@lru_cache(maxsize=8)
 def mail_from_address(mail_from: str | None) -> Address:
     """The From address from ``KEQING_MAIL_FROM`` (``name <addr>`` or ``addr``), default ``客情 <keqing@localhost>``."""
     name, addr = parseaddr(mail_from or DEFAULT_FROM)
@@ -261,9 +262,6 @@ def render_bodies(view: View, attachment_names: Sequence[str] = ()) -> tuple[str
     return _compact(_inliner().inline(html)), text
 
 
-_NEWLINES = re.compile(r"\r\n|\r|\n")
-
-
 def _ascii_line(name: str, value: str) -> str:
     if not value.isascii() or _CONTROL.search(value):
         raise ValueError(f"header {name} must be one line of ASCII: {value!r}")
@@ -287,7 +285,8 @@ def _leaf(content_type: str, data: bytes, *, filename: str | None = None) -> byt
 
 
 def _text_part(text: str, subtype: str) -> bytes:
-    return _leaf(f'text/{subtype}; charset="utf-8"', _NEWLINES.sub("\r\n", text).encode("utf-8"))
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")  # str.replace: 5x faster than a regex
+    return _leaf(f'text/{subtype}; charset="utf-8"', crlf.encode("utf-8"))
 
 
 def _multipart(subtype: str, parts: Sequence[bytes], boundary: str) -> tuple[str, bytes]:
@@ -305,19 +304,57 @@ def _multipart_part(subtype: str, parts: Sequence[bytes], boundary: str) -> byte
     return f"Content-Type: {content_type}\r\n\r\n".encode("ascii") + body
 
 
+# An encoded word carries at most this many bytes of UTF-8: 52 characters of base64 and 12 of
+# ``=?utf-8?b?..?=`` make 64, so "Subject: " and one word stay within 78 characters a line.
+_WORD_BYTES = 39
+_PRINTABLE_ASCII = re.compile(r"[ -~]+")
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")  # a display name that needs no quotes
+
+
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded words (UTF-8, base64), split between characters, one per line:
+    the white space of a folded line between two encoded words is not part of the text."""
+    pieces: list[list[str]] = [[]]
+    size = 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > _WORD_BYTES:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(char)
+        size += width
+    words = (base64.b64encode("".join(p).encode("utf-8")).decode("ascii") for p in pieces)
+    return "\r\n ".join(f"=?utf-8?b?{word}?=" for word in words)
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII that no reader could take for an encoded word."""
+    return bool(_PRINTABLE_ASCII.fullmatch(text)) and "=?" not in text
+
+
+def _unstructured(text: str) -> str:
+    """A subject from ``one_line`` as it is when plain, in encoded words otherwise: never a CR or LF."""
+    return text if _plain(text) else _encoded_words(text)
+
+
+def _display_name(name: str) -> str:
+    """A display name as it is, quoted (ASCII with commas, quotes, brackets ...) or in encoded words."""
+    if _plain(name):
+        return name if _ATOMS.fullmatch(name) else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _encoded_words(name)
+
+
+def _address_header(name: str, address: Address) -> bytes:
+    """``To: name <user@domain>`` (or the address alone), the address checked by ``Address``."""
+    addr = _ascii_line(name, address.addr_spec)
+    shown = f"{_display_name(address.display_name)} <{addr}>" if address.display_name else addr
+    return f"{name}: {shown}\r\n".encode("ascii")
+
+
 @lru_cache(maxsize=8)
 def _from_line(mail_from: str | None) -> bytes:
-    """The From header, the same in every email of a night: folded once."""
-    return _folded([("From", mail_from_address(mail_from))])
-
-
-def _folded(headers: Sequence[tuple[str, Any]]) -> bytes:
-    """Headers with data in them (Subject, From, To) through the header registry: RFC 2047 words for
-    Chinese, folded lines, and never a second header out of a value."""
-    msg = EmailMessage(policy=POLICY)
-    for name, value in headers:
-        msg[name] = value
-    return "".join(POLICY.fold(name, value) for name, value in msg.items()).encode("ascii")
+    """The From header, the same in every email of a night: written once."""
+    return _address_header("From", mail_from_address(mail_from))
 
 
 def render_email(
@@ -350,7 +387,8 @@ def render_email(
         content_type, payload = _multipart("mixed", [alternative, *csvs], f"{token}-m")
     else:
         content_type, payload = _multipart("alternative", body, f"{token}-a")
-    head = _folded([("Subject", subject)]) + _from_line(mail_from) + _folded([("To", recipient_address(view))])
+    head = f"Subject: {_unstructured(subject)}\r\n".encode("ascii") + _from_line(mail_from)
+    head += _address_header("To", recipient_address(view))
     head += _header_lines(
         [
             ("Date", format_datetime((now or clock.now()).astimezone(SHANGHAI))),

@@ -107,6 +107,42 @@ def test_an_address_with_a_newline_is_refused_not_sent():
         render_email(bad)
 
 
+def _sent_to(name: str) -> tuple[EmailMessage, bytes]:
+    view = rep_view([], staff_id="S001")
+    view = type(view)(run_date=view.run_date, recipient=recipient("S001", name), targets=[])
+    rendered = render_email(view, mail_from="客情 <keqing@corp.example>")
+    return email.message_from_bytes(rendered.message, policy=policy.default), rendered.message.split(b"\r\n\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Zhang Wei", b"To: Zhang Wei <s001@example.com>"),
+        ('Wei, "Boss" <x@y>', b'To: "Wei, \\"Boss\\" <x@y>" <s001@example.com>'),
+        ("张伟, 经理", b"To: =?utf-8?b?5byg5LyfLCDnu4/nkIY=?= <s001@example.com>"),
+        ("=?utf-8?q?a?=", b"To: =?utf-8?b?PT91dGYtOD9xP2E/PQ==?= <s001@example.com>"),  # shown as typed
+    ],
+)
+def test_names_in_headers_are_plain_quoted_or_encoded_words_and_read_back_exactly(name, written):
+    msg, head = _sent_to(name)
+    assert written in head.split(b"\r\n")
+    assert (msg["To"].addresses[0].display_name, msg["To"].addresses[0].addr_spec) == (name, "s001@example.com")
+    assert msg["From"].addresses[0].display_name == "客情"
+    assert msg["Subject"] == "[客情] 2026-11-24 今日拜访 0 位客户"
+
+
+def test_a_long_name_is_split_into_encoded_words_between_characters_on_short_lines():
+    from email.header import decode_header, make_header
+
+    name = "欧阳娜娜" * 12 + "😀"  # 148 bytes of UTF-8, the last character four of them
+    _, head = _sent_to(name)
+    ours = head.split(b"\r\nDate: ")[0].split(b"\r\n")  # Subject, From and To come first
+    assert max(len(line) for line in ours) <= 78
+    to = head.split(b"\r\nTo: ")[1].split(b" <s001@example.com>")[0].decode("ascii")
+    assert len(to.split("\r\n ")) == 4  # 39 bytes a word at most: 13 characters of three bytes
+    assert str(make_header(decode_header(to))) == name  # RFC 2047: no space between adjacent words
+
+
 def test_one_line_turns_every_control_character_into_one_space():
     assert one_line(" 张\r\n伟\t\x00王\u2028李 ") == "张 伟 王 李"
 
