@@ -32,6 +32,10 @@ SERVER_ENV = {
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no telemetry calls from a nightly batch machine
+    # No automations on a server that lives for one run (alerts are the production server's,
+    # docs/alerts.md): its triggers and actions would only read every event. Tasks and flows are
+    # still recorded.
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
 }
 
 # Exit status of uvicorn when its port was taken between our check and its bind.

@@ -119,7 +119,14 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from edges.prefect_api import TemporaryApi
 
     database = tmp_path_factory.mktemp("prefect") / "prefect.db"
-    api = TemporaryApi(env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"})
+    server_env = {
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
+        # Task runs arrive as events that this service writes to the database: half of the server's
+        # CPU, which was as much as the tests' own. No test reads task runs back from this server
+        # (the deployment tests start servers of their own).
+        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+    }
+    api = TemporaryApi(env=server_env)
     api.wait(timeout_seconds=120)
     with contextlib.ExitStack() as stack:
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api.api_url}))

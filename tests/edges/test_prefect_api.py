@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -25,6 +26,12 @@ def test_the_server_answers_its_health_check_and_stops_with_its_owner(monkeypatc
         api.wait(timeout_seconds=120)
         with urllib.request.urlopen(f"{api.api_url}/health", timeout=5) as response:
             assert response.status == 200
+        with urllib.request.urlopen(f"{api.api_url}/admin/settings", timeout=5) as response:
+            server = json.load(response)["server"]
+        # A server for one run: no automations to evaluate, no telemetry; flows and tasks recorded.
+        assert server["services"]["triggers"]["enabled"] is False
+        assert server["analytics_enabled"] is False
+        assert server["services"]["task_run_recorder"]["enabled"] is True
     finally:
         api.stop()
     assert api.process.poll() is not None
