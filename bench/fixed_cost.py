@@ -2,12 +2,13 @@
 
 A `tiny` inbox is generated and loaded by one run; then the same date is run ``--runs`` times more,
 each a fresh `keqing run` process as a user starts it (no PREFECT_API_URL: Prefect's temporary
-server included). Printed per run: the process's wall seconds and the CPU seconds of the process and
-its children (the server).
+server included). With ``--server``, the runs report to one Prefect server started beforehand (as in
+production, where PREFECT_API_URL names a running server) and that server's start is not timed.
+Printed per run: the process's wall seconds and the CPU seconds of the process and its children.
 
 Wall and CPU seconds are both printed: on a shared machine the wall time depends on the load.
 
-Run: ``python bench/fixed_cost.py [--runs 3] [--keep DIR]``
+Run: ``python bench/fixed_cost.py [--runs 3] [--keep DIR] [--server]``
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temporary one")
+    parser.add_argument("--server", action="store_true", help="report to a Prefect server started beforehand")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="keqing-fixed-"))
     env = {
@@ -48,6 +50,15 @@ def main() -> None:
         "KEQING_DATABASE_URL": f"sqlite:///{work / 'edges.db'}",
         "KEQING_OUTBOX": str(work / "outbox"),
     }
+    if args.server:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from edges.prefect_api import TemporaryApi
+
+        database = work / "prefect.db"
+        server = TemporaryApi(env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"})
+        server.wait(timeout_seconds=120)
+        env["PREFECT_API_URL"] = server.api_url
+        print(f"Prefect server at {server.api_url}", flush=True)
     if not (work / "inbox").exists():
         subprocess.run([KEQING, "generate", "--scale", "tiny", "--out", str(work / "inbox")], env=env, check=True)
     wall, cpu, _ = timed([KEQING, "run", "--date", RUN_DATE], env)
@@ -57,6 +68,8 @@ def main() -> None:
         files = next((line for line in out.splitlines() if line.startswith("files:")), "")
         print(f"run {number}, nothing new: {wall:.1f} s wall, {cpu:.1f} s CPU ({files})", flush=True)
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; work folder {work}")
+    if args.server:
+        server.stop()
 
 
 if __name__ == "__main__":
