@@ -109,12 +109,13 @@ def index_names(conn: Connection) -> set[str]:
 
 def create_missing_indexes(engine: Engine, tables: Iterable[sa.Table]) -> list[str]:
     """Create the indexes of ``tables`` that the database lacks; the names created. Only missing ones
-    are touched: creating an index locks its table against writes while it is built."""
+    are touched: creating an index locks its table against writes while it is built. ``IF NOT
+    EXISTS``: two processes starting at once (regional workers) may both find one missing."""
     with engine.begin() as conn:
         present = index_names(conn)
         missing = sorted((i for t in tables for i in t.indexes if i.name not in present), key=lambda i: i.name)
         for index in missing:
-            conn.execute(sa.schema.CreateIndex(index))
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
     return [index.name for index in missing]
 
 
