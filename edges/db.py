@@ -246,6 +246,38 @@ def upsert_frame(
     return df.height
 
 
+def frame_changes(old: pl.DataFrame, new: pl.DataFrame, key: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What turns the rows ``old`` into ``new`` (both unique by ``key``, same columns): the rows of
+    ``new`` not in ``old`` exactly as they are (to insert), and the keys of the rows of ``old`` not in
+    ``new`` exactly (to delete: changed or gone). Nulls compare equal; rows that did not change are in
+    neither."""
+    columns = list(new.columns)
+    fresh = new.join(old.select(columns), on=columns, how="anti", nulls_equal=True)
+    stale = old.select(columns).join(new, on=columns, how="anti", nulls_equal=True).select(key)
+    return fresh, stale
+
+
+def delete_keys(conn: Connection, table: sa.Table, keys: pl.DataFrame) -> int:
+    """Delete the rows of ``table`` whose key columns (the columns of ``keys``) match a row of ``keys``:
+    the keys staged in bulk, then one statement. Returns the number of keys."""
+    if keys.height == 0:
+        return 0
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in keys.columns)
+    staging = f"stg_keys_{table.name}"
+    if is_postgres(conn):
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {table.name} WHERE false"
+        )
+    else:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS SELECT {cols} FROM {table.name} WHERE 0")
+    _bulk_insert(conn, staging, keys)
+    conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE ({cols}) IN (SELECT {cols} FROM {staging})")
+    _drop_staging(conn, staging)
+    return keys.height
+
+
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """The dialect's own INSERT for ``table`` (PostgreSQL or SQLite), which has ``on_conflict_*``."""
     if is_postgres(conn):

@@ -5,7 +5,8 @@ joined at render time. Units: days, boxes, shares 0..1. ``run_date`` is the run 
 
 - ``patient_supply``: a snapshot per patient and product, replaced by every run.
 - ``expiry_list``: the expiry list (到期名单) of a month as the latest run that computed it saw it
-  (a run writes its month and the next one).
+  (a run writes its month and the next one, only the entries that changed; an entry's ``run_date``
+  is the run that last changed it).
 - ``supply_coverage`` with ``supply_coverage_changes`` and ``supply_coverage_products``: the coverage
   of every loaded purchase, kept between runs and brought up to date for the patients whose
   purchases changed (keqing/supply/state.py).

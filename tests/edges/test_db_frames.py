@@ -81,3 +81,30 @@ def test_sqlite_dates_are_selected_as_day_numbers():
     assert "julianday(frames_probe.day)" in sql
     assert "frames_probe.who" in sql
     assert "julianday(frames_probe.at)" not in sql  # datetimes stay text
+
+
+def test_frame_changes_are_the_new_or_changed_rows_and_the_keys_of_changed_or_gone_rows():
+    schema = {"k": pl.Int64(), "who": pl.String(), "day": pl.Date()}
+    old = pl.DataFrame(
+        [(1, "赵敏", dt.date(2026, 11, 1)), (2, None, None), (3, "钱多多", dt.date(2026, 11, 3)), (4, "孙丽", None)],
+        schema=schema,
+        orient="row",
+    )
+    new = pl.DataFrame(
+        [(1, "赵敏", dt.date(2026, 11, 1)), (2, None, None), (3, "钱多多", dt.date(2026, 11, 9)), (5, "吴用", None)],
+        schema=schema,
+        orient="row",
+    )
+    fresh, stale = db.frame_changes(old, new, ["k"])
+    # 1 and 2 (nulls included) are as they were; 3 changed; 4 left; 5 is new.
+    assert fresh.sort("k").rows() == [(3, "钱多多", dt.date(2026, 11, 9)), (5, "吴用", None)]
+    assert stale.sort("k").rows() == [(3,), (4,)]
+
+
+def test_delete_keys_deletes_exactly_the_rows_with_those_keys(filled):
+    with filled.begin() as conn:
+        keys = pl.DataFrame({"k": [2, 4, 99]}, schema={"k": pl.Int64()})
+        assert db.delete_keys(conn, TABLE, keys) == 3
+        db.delete_keys(conn, TABLE, keys.head(1))  # again in the same transaction: its staging table was dropped
+    with filled.connect() as conn:
+        assert [r.k for r in conn.execute(sa.select(TABLE.c.k).order_by(TABLE.c.k))] == [1, 3, 5]

@@ -162,12 +162,13 @@ def _table(settings, model, order_by: list[str]) -> pl.DataFrame:
 
 def test_write_replaces_the_run_dates_rows_so_a_rerun_leaves_one_copy(settings):
     _seed(settings)
-    for _ in range(2):
+    for expected_entries in (1, 0):  # the rerun finds its expiry entry as it was and leaves it alone
         results = compute_supply.fn(_read(settings, Rules(), RUN), Rules(), RUN)
         written = write_supply.fn(settings, results, RUN)
+        assert written["expiry_list"] == expected_entries
     assert written == {
         "patient_supply": 2,
-        "expiry_list": 1,
+        "expiry_list": 0,
         "expiry_targets": 2,
         "callback_list": 3,
         "callback_load": 2,
@@ -240,6 +241,52 @@ def test_another_run_date_keeps_its_own_lists_and_replaces_the_snapshot(settings
         (RUN + dt.timedelta(days=1), "P1", dt.date(2027, 3, 29)),
         (RUN + dt.timedelta(days=1), "P2", dt.date(2027, 5, 14)),  # 11-16 + 30 days, then 150 more
     ]
+
+
+def test_the_expiry_lists_keep_unchanged_entries_and_write_the_changed_new_and_gone_ones(settings):
+    _seed(settings)
+    lineage = {"source_file_id": 0, "source_line": 0}
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(Patient.__table__),
+            [
+                {
+                    **lineage,
+                    "patient_id": pid,
+                    "name": name,
+                    "phone": "13800000000",
+                    "office_code": "OF1",
+                    "callback_staff_id": "S1",
+                    "informed": True,
+                }
+                for pid, name in (("P3", "孙丽"), ("P4", "吴用"))
+            ],
+        )
+        conn.execute(
+            sa.insert(Purchase.__table__),
+            [
+                {**lineage, "purchase_id": uid, "patient_id": pid, "product_code": "PR30", "boxes": 1,
+                 "purchase_date": day}
+                for uid, pid, day in (
+                    ("U5", "P3", dt.date(2026, 10, 20)),  # covers 10-20 .. 11-18: November's list
+                    ("U6", "P3", RUN),  # bought back on 11-17: seen by the next night only
+                    ("U7", "P4", dt.date(2026, 11, 10)),  # covers 11-10 .. 12-09: December's list
+                )
+            ],
+        )  # fmt: skip
+    nights = (RUN, RUN + dt.timedelta(days=1))
+    written = []
+    for run_date in nights:
+        results = compute_supply.fn(_read(settings, Rules(), run_date), Rules(), run_date)
+        written.append(write_supply.fn(settings, results, run_date)["expiry_list"])
+    nov, dec = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+    expiry = _table(settings, ExpiryEntry, ["month", "patient_id"])
+    assert expiry.select("run_date", "month", "patient_id", "expiry_date", "repurchased").rows() == [
+        (nights[1], nov, "P3", dt.date(2026, 11, 18), True),  # changed: bought back during its month
+        (nights[1], dec, "P3", dt.date(2026, 12, 18), False),  # new: the refill's 30 days from 11-19
+        (nights[0], dec, "P4", dt.date(2026, 12, 9), False),  # as it was: keeps the run that wrote it
+    ]  # P2 (12-15 on the first night) left: its 5 boxes bought on 11-17, before December, carry it to May
+    assert written == [3, 2]
 
 
 def test_the_kept_coverage_is_read_at_the_cutoff_with_the_rows_that_matter(settings):
