@@ -51,15 +51,18 @@ from models import (
 from models.feeds import Consult, Patient, Product, Purchase, Staff, Visit
 from tasks import IO_RETRIES, keqing_task, run_logger
 
+KEPT_KEY = [c.name for c in SupplyCoverage.__table__.primary_key.columns]
+
 
 @keqing_task(**IO_RETRIES)
 def sync_coverage(settings: Settings) -> dict[str, int | bool]:
     """Bring ``supply_coverage`` up to date with the purchases (keqing/supply/state.py).
 
     The patients named in ``supply_coverage_changes`` get their coverage computed again from all
-    their purchases; when the products differ from those it was computed with, every patient does.
-    Under the ingest lock, so no purchase is loaded between the read and the write; the write is one
-    transaction, so a crash or a retry leaves the table and the change list as they were.
+    their purchases, and the rows that differ from the kept ones are replaced; when the products
+    differ from those it was computed with, every patient is computed again. Under the ingest lock,
+    so no purchase is loaded between the reads and the write; the write is one transaction, so a
+    crash or a retry leaves the table and the change list as they were.
     """
     engine = get_engine(settings.database_url)
     kept, changes, basis_table = (m.__table__ for m in (SupplyCoverage, SupplyCoverageChange, SupplyCoverageProduct))
@@ -75,7 +78,13 @@ def sync_coverage(settings: Settings) -> dict[str, int | bool]:
         purchases = read_table(engine, bought)
         if not rebuild:  # exactly the patients read first, should one have been named in between
             purchases = purchases.filter(pl.col("patient_id").is_in(changed.implode()))
-        rows = state.stored_rows(coverage(purchases, products, dt.date.max))
+        rows = state.stored_rows(coverage(purchases, products, dt.date.max)).cast(frame_schema(kept))
+        deleted = 0
+        if not rebuild:
+            # Most rows of a changed patient stay as they were (a new purchase changes its own row and
+            # the previous one's next_purchase_date): write only the rows that differ.
+            before = read_table(engine, sa.select(kept).where(kept.c.patient_id.in_(sa.select(changes.c.patient_id))))
+            rows, stale = frame_changes(before.filter(pl.col("patient_id").is_in(changed.implode())), rows, KEPT_KEY)
         with engine.begin() as conn:
             if rebuild:
                 for table in (kept, changes, basis_table):
@@ -83,22 +92,25 @@ def sync_coverage(settings: Settings) -> dict[str, int | bool]:
                     conn.exec_driver_sql(f"TRUNCATE {table.name}" if is_postgres(conn) else f"DELETE FROM {table.name}")
                 insert_frame(conn, basis_table, products.select(state.PRODUCT_COLUMNS))
             else:
+                deleted = delete_keys(conn, kept, stale)
                 # Only the patients read above: one named since (by an operator's SQL) stays for next time.
                 for part in _chunks(changed.to_list()):
-                    conn.execute(sa.delete(kept).where(kept.c.patient_id.in_(part)))
                     conn.execute(sa.delete(changes).where(changes.c.patient_id.in_(part)))
-            written = insert_frame(conn, kept, rows)
+            written = insert_frame(conn, kept, in_key_order(kept, rows))
     result: dict[str, int | bool] = {
         "rebuilt": rebuild,
         "patients": changed.len(),
         "purchases": purchases.height,
         "rows": written,
+        "rows_deleted": deleted,
     }
     run_logger().info(
-        "coverage %s: %d patient(s) with changed purchases, %d purchase(s) read, %d coverage row(s) written",
+        "coverage %s: %d patient(s) with changed purchases, %d purchase(s) read, "
+        "%d coverage row(s) deleted (changed or gone), %d written (changed or new)",
         "computed again from every purchase" if rebuild else "brought up to date",
         changed.len(),
         purchases.height,
+        deleted,
         written,
     )
     return result

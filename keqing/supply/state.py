@@ -20,9 +20,10 @@ full recomputation on the same purchases (contract section 1: "apart from correc
 What keeps the table true: triggers on ``purchases`` (migration 0013) name every patient whose
 purchases were inserted, corrected (patient, product, boxes or date) or deleted, in
 ``supply_coverage_changes``, whoever wrote them. Before computing, the supply stage recomputes those
-patients' coverage from all their purchases and replaces their rows (``tasks.supply.sync_coverage``).
-A change to the products' units (or a new product) changes the days of every purchase of it, so then
-the whole table is computed again, as on a new or upgraded database.
+patients' coverage from all their purchases and replaces the rows that changed
+(``tasks.supply.sync_coverage``). A change to the products' units (or a new product) changes the
+days of every purchase of it, so then the whole table is computed again, as on a new or upgraded
+database.
 """
 
 from __future__ import annotations

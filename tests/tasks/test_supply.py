@@ -8,12 +8,13 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from edges.db import frame_schema, get_engine, read_frame
+from edges.db import frame_schema, get_engine, read_frame, read_table
 from keqing.clock import cutoff_for
 from keqing.rules import Rules, rules_from_mapping
 from keqing.supply import state
 from keqing.supply.callbacks import CONTACTS_SCHEMA, VISITS_SCHEMA, contact_history
 from keqing.supply.pipeline import keep_since_for
+from keqing.supply.supply import PURCHASES_SCHEMA, coverage
 from models import (
     CallbackEntry,
     CallbackLoad,
@@ -287,6 +288,33 @@ def test_the_expiry_lists_keep_unchanged_entries_and_write_the_changed_new_and_g
         (nights[0], dec, "P4", dt.date(2026, 12, 9), False),  # as it was: keeps the run that wrote it
     ]  # P2 (12-15 on the first night) left: its 5 boxes bought on 11-17, before December, carry it to May
     assert written == [3, 2]
+
+
+def test_the_kept_coverage_writes_only_the_rows_a_change_touched(settings):
+    _seed(settings)
+    assert sync_coverage.fn(settings)["rows"] == 4  # P1 (10-01, 11-16), P2 (11-16, 11-17): all new
+    with get_engine(settings.database_url).begin() as conn:
+        conn.execute(
+            sa.insert(Purchase.__table__),
+            [{"purchase_id": "U5", "patient_id": "P1", "product_code": "PR30", "boxes": 2,
+              "purchase_date": dt.date(2026, 11, 20), "source_file_id": 0, "source_line": 0}],
+        )  # fmt: skip
+        conn.execute(sa.update(Purchase.__table__).where(Purchase.__table__.c.purchase_id == "U4").values(boxes=4))
+    synced = sync_coverage.fn(settings)
+    # P1: 11-16 gets a next purchase date (changed), 11-20 is new, 10-01 as it was.
+    # P2: 11-17 bought 4 boxes instead of 5 (changed), 11-16 as it was.
+    assert (synced["patients"], synced["rows_deleted"], synced["rows"]) == (2, 2, 3)
+    stored = _table(settings, SupplyCoverage, list(state.STORED_COLUMNS[:3]))
+    with get_engine(settings.database_url).connect() as conn:
+        everything = read_table(conn, sa.select(*(Purchase.__table__.c[c] for c in PURCHASES_SCHEMA)))
+        products = read_table(conn, sa.select(Product.__table__))
+    full = state.stored_rows(coverage(everything, products, dt.date.max))
+    assert stored.rows() == full.cast(stored.schema).sort(stored.columns[:3]).rows()
+    assert stored.filter(pl.col("patient_id") == "P1")["next_purchase_date"].to_list() == [
+        dt.date(2026, 11, 16),
+        dt.date(2026, 11, 20),
+        None,
+    ]
 
 
 def test_the_kept_coverage_is_read_at_the_cutoff_with_the_rows_that_matter(settings):
