@@ -152,8 +152,9 @@ def restore_history(db: str, name: str, work: Path) -> dict | None:
     return json.loads(saved.read_text())
 
 
-def probe(env: dict[str, str], run_date: dt.date, *, send: bool, label: str) -> dict:
-    """Run bench/nightly_probe.py in a fresh process under /usr/bin/time -v; its JSON plus peak RSS."""
+def probe(env: dict[str, str], run_date: dt.date, *, send: bool, label: str, log_to: Path) -> dict:
+    """Run bench/nightly_probe.py in a fresh process under /usr/bin/time -v; its JSON plus peak RSS.
+    The run's log (Prefect's and keqing's lines, then /usr/bin/time's report) is written to ``log_to``."""
     cmd = [sys.executable, str(ROOT / "bench" / "nightly_probe.py"), "--date", run_date.isoformat()]
     if not send:
         cmd.append("--no-send")
@@ -161,6 +162,7 @@ def probe(env: dict[str, str], run_date: dt.date, *, send: bool, label: str) -> 
     t0 = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
+    log_to.write_text(done.stderr)
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-5000:] + done.stderr[-5000:])
         raise SystemExit(f"{label}: the nightly run for {run_date} failed (exit {done.returncode})")
@@ -242,12 +244,18 @@ def run_case(args: argparse.Namespace, db: str, history: int, days: list[Path]) 
     name = f"keqing_bench_{args.scale}_x{history}"
     history_run = restore_history(db, name, work) if args.reuse_history else None
     if history_run is None:
-        history_run = probe(env, last_day, send=False, label=f"{label} history ({fact_count} days of facts)")
+        history_run = probe(
+            env,
+            last_day,
+            send=False,
+            label=f"{label} history ({fact_count} days of facts)",
+            log_to=work.parent / f"{work.name}.history.log",
+        )
         save_history(db, name, work, history_run)
     else:
         log(f"{label}: history restored from the copy saved after its load")
     link_inbox(work / "inbox", [last], {last.name})
-    night = probe(env, last_day + dt.timedelta(days=1), send=True, label=f"{label} night")
+    night = probe(env, last_day + dt.timedelta(days=1), send=True, label=f"{label} night", log_to=work / "night.log")
     result = {
         "scale": args.scale,
         "db": db,
