@@ -77,14 +77,22 @@ def is_postgres(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def refresh_statistics(engine: Engine, tables: Iterable[sa.Table]) -> None:
+def refresh_statistics(engine: Engine, tables: Iterable[sa.Table], *, vacuum: bool = False) -> None:
     """PostgreSQL: ANALYZE ``tables`` now, after a large write, rather than when autovacuum gets to
-    them (until then the planner guesses a handful of rows for what was just written). SQLite: nothing."""
+    them (until then the planner guesses a handful of rows for what was just written). SQLite: nothing.
+
+    ``vacuum``: VACUUM (ANALYZE) instead, after a bulk load of many rows. Until a table is vacuumed,
+    its visibility map is empty and an index-only scan visits the table for every row: at `large`
+    with two years of orders, the reorder list's read of 1.8 M order days took 6.0 s right after the
+    load and 1.8 s after a VACUUM that took 0.3 s. Autovacuum would get there too, but not before
+    the next night's queries.
+    """
     if not is_postgres(engine):
         return
+    command = "VACUUM (ANALYZE)" if vacuum else "ANALYZE"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
-            conn.exec_driver_sql(f"ANALYZE {table.name}")
+            conn.exec_driver_sql(f"{command} {table.name}")
 
 
 def drop_secondary_indexes(engine: Engine, table: sa.Table) -> list[str]:

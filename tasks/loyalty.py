@@ -336,11 +336,14 @@ def remind_reorders(settings: Settings, rules: Rules, run_date: dt.date) -> dict
 
 
 def _reorder_list(bind: Engine | Connection, conn: Connection, rules: Rules, run_date: dt.date) -> pl.DataFrame:
+    # Not DISTINCT: several orders of a terminal on one day are rare, and usual_intervals drops them.
+    # DISTINCT made PostgreSQL walk the (kind, customer_id, order_date) index in order: 1.8 M order days
+    # of two years at `large` in 1.8 s (6.0 s before the table's first VACUUM), against 0.8 s (1.0 s).
     order_days = read_frame(
         bind,
-        sa.select(ORDERS.c.customer_id, ORDERS.c.order_date, ORDERS.c.kind)
-        .where(ORDERS.c.kind == "order", ORDERS.c.order_date <= cutoff_for(run_date))
-        .distinct(),
+        sa.select(ORDERS.c.customer_id, ORDERS.c.order_date, ORDERS.c.kind).where(
+            ORDERS.c.kind == "order", ORDERS.c.order_date <= cutoff_for(run_date)
+        ),
         frame_schema(ORDERS, ["customer_id", "order_date", "kind"]),
     )
     owners = read_frame(

@@ -97,6 +97,8 @@ def sync_coverage(settings: Settings) -> dict[str, int | bool]:
                 for part in _chunks(changed.to_list()):
                     conn.execute(sa.delete(changes).where(changes.c.patient_id.in_(part)))
             written = insert_frame(conn, kept, in_key_order(kept, rows))
+    if rebuild:  # millions of rows at `large`: ready for the reads that follow
+        refresh_statistics(engine, [kept], vacuum=True)
     result: dict[str, int | bool] = {
         "rebuilt": rebuild,
         "patients": changed.len(),

@@ -29,7 +29,9 @@ from models import FEED_MODELS, IngestFile, QuarantineRow
 from tasks import IO_RETRIES, keqing_task, run_logger
 from tasks.ingest.read import FeedBatch
 
-ANALYZE_AFTER_ROWS = 100_000  # a load this big refreshes the table's planner statistics (PostgreSQL)
+# A load this big is followed by VACUUM (ANALYZE) of its table on PostgreSQL: fresh planner statistics,
+# and a visibility map for index-only scans (edges.db.refresh_statistics).
+ANALYZE_AFTER_ROWS = 100_000
 
 
 @dataclass
@@ -70,8 +72,8 @@ def load_feed(settings: Settings, batch: FeedBatch, run_date: dt.date, bulk: boo
         result.released, result.still_waiting = released, still_waiting
         _finish_files(conn, batch, valid, quarantine, result)
     failpoints.check(f"load:{batch.feed}:committed")
-    if to_load.height >= ANALYZE_AFTER_ROWS and not bulk:  # fresh statistics for the night's queries
-        refresh_statistics(engine, [table])
+    if to_load.height >= ANALYZE_AFTER_ROWS and not bulk:  # ready for the night's queries
+        refresh_statistics(engine, [table], vacuum=True)
     run_logger().info(
         "%s: %d file(s), %d row(s) read, %d loaded, %d quarantined, %d duplicate(s), %d released from quarantine",
         batch.feed,
@@ -97,13 +99,13 @@ def suspend_indexes(settings: Settings, feed: str) -> list[str]:
 
 @keqing_task(**IO_RETRIES)
 def restore_indexes(settings: Settings, feed: str) -> list[str]:
-    """After a bulk load: build the feed table's missing indexes and refresh its statistics."""
+    """After a bulk load: build the feed table's missing indexes, then VACUUM (ANALYZE) it (PostgreSQL)."""
     engine = get_engine(settings.database_url)
     table = FEED_MODELS[feed].__table__
     created = create_missing_indexes(engine, [table])
     if created:
         run_logger().info("%s: indexes %s built", feed, ", ".join(created))
-    refresh_statistics(engine, [table])
+    refresh_statistics(engine, [table], vacuum=True)
     return created
 
 
