@@ -90,7 +90,7 @@ def _serve(conn) -> None:  # runs in its own process, so the server does not sha
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=2000)
-    parser.add_argument("--processes", type=int, default=None, help="render workers (default: CPUs)")
+    parser.add_argument("--processes", type=int, default=None, help="render workers (default: render_many's, one per CPU from 4 CPUs on, else none)")
     args = parser.parse_args()
 
     from edges import outbox

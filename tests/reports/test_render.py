@@ -604,3 +604,9 @@ def test_manager_email_shows_each_nurse_against_forty_and_the_staff_each_office_
         assert "OF1：按当前负荷需回访员 " in body and "现有 2 人（今日应回访 85 个）" in body
     assert "李娜：今日应回访 60 个，20 个顺延" in text
     assert "OF1：按当前负荷需回访员 3 人" in text
+
+
+def test_views_are_rendered_in_this_process_below_four_cpus_and_by_one_worker_per_cpu_from_four():
+    from reports.render import default_processes
+
+    assert [default_processes(n) for n in (None, 1, 2, 3, 4, 6, 16)] == [1, 1, 1, 1, 4, 6, 8]
