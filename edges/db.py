@@ -193,13 +193,14 @@ def _bulk_insert(conn: Connection, target: str, df: pl.DataFrame) -> None:
 
 
 def _stage(conn: Connection, table: sa.Table, df: pl.DataFrame, staging: str) -> None:
-    """Create a temporary table like ``table`` and fill it with ``df`` in one bulk operation."""
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in df.columns)
+    """Create a temporary table with ``table``'s columns of ``df`` (their types, no constraints) and
+    fill it with ``df`` in one bulk operation."""
+    empty = f"SELECT {', '.join(conn.dialect.identifier_preparer.quote(c) for c in df.columns)} FROM {table.name}"
     if is_postgres(conn):
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS {empty} WHERE false")
     else:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS SELECT {quoted} FROM {table.name} WHERE 0")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS {empty} WHERE 0")
     _bulk_insert(conn, staging, df)
 
 
@@ -270,17 +271,9 @@ def delete_keys(conn: Connection, table: sa.Table, keys: pl.DataFrame) -> int:
     the keys staged in bulk, then one statement. Returns the number of keys."""
     if keys.height == 0:
         return 0
-    prep = conn.dialect.identifier_preparer
-    cols = ", ".join(prep.quote(c) for c in keys.columns)
+    cols = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in keys.columns)
     staging = f"stg_keys_{table.name}"
-    if is_postgres(conn):
-        conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {table.name} WHERE false"
-        )
-    else:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} AS SELECT {cols} FROM {table.name} WHERE 0")
-    _bulk_insert(conn, staging, keys)
+    _stage(conn, table, keys, staging)
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE ({cols}) IN (SELECT {cols} FROM {staging})")
     _drop_staging(conn, staging)
     return keys.height
