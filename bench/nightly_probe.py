@@ -2,8 +2,10 @@
 
     PYTHONPATH=$PWD python bench/nightly_probe.py --date 2026-11-01 [--no-send]
 
-The settings come from the environment (``KEQING_*``), as for ``keqing run``. Prefect's temporary
-server is started before the clock starts (it costs 10 to 20 s once per process, not per run). The
+The settings come from the environment (``KEQING_*``), as for ``keqing run``, and so does the
+Prefect server: the temporary one ``keqing run`` starts (edges/prefect_api.py), unless
+``PREFECT_API_URL`` names one. It is up before the clock starts (it costs seconds once per
+process, not per run). The
 stages' times are those Prefect recorded for the subflow runs; ``tasks_seconds`` adds up the time
 spent inside task functions, so ``flow_seconds - tasks_seconds`` bounds Prefect's own overhead
 (it also holds the few lines of flow code between tasks). ``task_peak_rss_gb`` is the highest
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -59,13 +62,16 @@ class MemorySampler:
         return {name: round(gb, 3) for name, gb in sorted(peaks.items(), key=lambda kv: -kv[1])}
 
 
-def _start_prefect() -> float:
-    from prefect.client.orchestration import get_client
+def _start_prefect() -> tuple[contextlib.ExitStack, float]:
+    """The server ``keqing run`` uses (edges/prefect_api.py: Prefect's app answering its busy 503s with
+    Retry-After), up and answering; the stack stops it. Returns the seconds it took to answer."""
+    from edges.prefect_api import serving, start_if_needed
 
     t0 = time.perf_counter()
-    with get_client(sync_client=True) as client:
-        client.hello()
-    return time.perf_counter() - t0
+    stack = contextlib.ExitStack()
+    timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+    stack.enter_context(serving(start_if_needed(), timeout))
+    return stack, time.perf_counter() - t0
 
 
 async def _stage_times(parent: UUID) -> dict:
@@ -118,15 +124,16 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-    server_seconds = _start_prefect()
-    from flows.nightly import nightly
+    server, server_seconds = _start_prefect()
+    with server:
+        from flows.nightly import nightly
 
-    t0 = time.perf_counter()
-    with MemorySampler() as memory:
-        state = nightly(run_date=args.date, send=not args.no_send, return_state=True)
-    flow_seconds = time.perf_counter() - t0
-    summary = state.result()
-    times = asyncio.run(_stage_times(state.state_details.flow_run_id))
+        t0 = time.perf_counter()
+        with MemorySampler() as memory:
+            state = nightly(run_date=args.date, send=not args.no_send, return_state=True)
+        flow_seconds = time.perf_counter() - t0
+        summary = state.result()
+        times = asyncio.run(_stage_times(state.state_details.flow_run_id))
     ingest = summary.get("ingest", {})
     print(
         json.dumps(
